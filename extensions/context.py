@@ -1,0 +1,64 @@
+"""Jinja extensions that Copier loads for copier-gin (see `_jinja_extensions` in copier.yml).
+
+- `Validators` adds filters used by copier.yml validators and defaults.
+- `ContextUpdater` adds the derived values every template uses, computed once in
+  `derive()` so that ports, timeouts, names and paths agree across all artifacts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2.ext import Extension
+
+
+def _load_sibling(name: str):
+    """Import extensions/<name>.py by path: Copier loads this file by path, not as a package."""
+    qualified = f"copier_gin_{name}"
+    if qualified in sys.modules:
+        return sys.modules[qualified]
+    spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[qualified] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+naming = _load_sibling("naming")
+settings = _load_sibling("settings")
+
+
+class Validators(Extension):
+    """Filters for copier.yml: each validator returns "" or the message Copier shows."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters.update(
+            {
+                "cg_validate_project_name": naming.validate_project_name,
+                "cg_validate_service_name": naming.validate_service_name,
+                "cg_validate_module_path": naming.validate_module_path,
+                "cg_validate_go_version": naming.validate_go_version,
+                "cg_validate_port": naming.validate_port,
+                "cg_validate_int_range": naming.validate_int_range,
+                "cg_validate_owner": naming.validate_owner,
+                "cg_validate_image_registry": naming.validate_image_registry,
+                "cg_validate_instances": settings.validate_instances,
+                "cg_slugify": naming.slugify,
+            }
+        )
+
+
+class ContextUpdater(ContextHook):
+    """Adds `cg`, the derived settings, to the rendering context of every template file."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        # Copier also renders copier.yml's questions with this environment, one answer at a
+        # time: derive only once every answer the settings need is known.
+        if not all(key in context for key in settings.REQUIRED_ANSWERS):
+            return
+        context["cg"] = settings.derive(context)

@@ -1,0 +1,55 @@
+"""Answer sets the full tier generates. Each exercises different names, paths, ports and options."""
+
+DEFAULT: dict = {}
+
+ANSWER_SETS: dict[str, dict] = {
+    # Everything at its default: what `copier copy --defaults` gives a newcomer.
+    "default": DEFAULT,
+    # A different host, an older supported Go, a high port, short shutdown, some artifacts off.
+    "orders": {
+        "project_name": "Orders API",
+        "service_name": "orders-api",
+        "owner": "shop-team",
+        "module_path": "gitlab.example.com/shop/backend/orders-api",
+        "go_version": "1.25",
+        "http_port": 9090,
+        "shutdown_timeout": 5,
+        "license": "Apache-2.0",
+        "with_compose": False,
+        "with_filebeat": False,
+        "instances": 3,
+        "runtime_image": "scratch",
+        "k8s_routing": "gateway",
+        "image_registry": "registry.example.com/shop",
+    },
+    # Short name, module path without a dot in the host, everything deployment-related off.
+    "minimal": {
+        "project_name": "Pay",
+        "service_name": "p2",
+        "owner": "Fin",
+        "module_path": "p2",
+        "http_port": 1024,
+        "shutdown_timeout": 1,
+        "license": "MIT",
+        "with_docker": False,
+        "with_nginx": False,
+        "with_supervisord": False,
+        "with_filebeat": False,
+        "with_kubernetes": False,
+        "with_github_actions": False,
+    },
+    # Every option on, the less common choices picked.
+    "full": {
+        "project_name": "Inventory Sync Worker",
+        "service_name": "inventory-sync-worker",
+        "owner": "acme",
+        "module_path": "github.com/acme/platform/inventory-sync-worker",
+        "http_port": 18080,
+        "shutdown_timeout": 45,
+        "license": "BSD-3-Clause",
+        "instances": 4,
+        "filebeat_output": "kafka",
+        "k8s_canary": True,
+        "k8s_routing": "gateway",
+    },
+}
