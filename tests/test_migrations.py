@@ -1,0 +1,164 @@
+"""Unit tests of the migrations in extensions/migrations/ and of how copier.yml registers them.
+
+tests/test_update.py runs them for real inside `copier update`; these tests pin down each
+migration's behaviour on answers files of every shape it may meet.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "extensions" / "migrations"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"cg_migration_{name}", MIGRATIONS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+to_0_2_0 = load("to_0_2_0")
+
+ANSWERS_0_1_0 = """\
+# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY
+_commit: 0.1.0
+_src_path: gh:acme/copier-gin
+http_port: 8080
+service_name: orders-api
+with_github_actions: {value}
+with_nginx: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(True, "github"), (False, "none"), ("true", "github"), ("no", "none"), (1, "github"), (0, "none")],
+)
+def test_with_github_actions_becomes_ci_provider(old, new):
+    migrated, what = to_0_2_0.migrate_answers({"with_github_actions": old, "http_port": 8080})
+    assert migrated == {"ci_provider": new, "http_port": 8080}
+    assert "ci_provider: " + new in what
+
+
+def test_answer_already_under_the_new_name_wins():
+    migrated, what = to_0_2_0.migrate_answers({"with_github_actions": True, "ci_provider": "none"})
+    assert migrated == {"ci_provider": "none"}
+    assert "kept ci_provider" in what
+
+
+def test_nothing_to_do_without_the_old_answer():
+    answers = {"ci_provider": "github", "http_port": 9090}
+    migrated, what = to_0_2_0.migrate_answers(answers)
+    assert migrated == answers
+    assert what.startswith("nothing to do")
+
+
+def test_unreadable_value_is_an_error():
+    with pytest.raises(ValueError, match="with_github_actions"):
+        to_0_2_0.migrate_answers({"with_github_actions": "maybe"})
+
+
+def test_migrate_file_keeps_header_and_other_answers(tmp_path):
+    path = tmp_path / ".copier-answers.yml"
+    path.write_text(ANSWERS_0_1_0.format(value="false"))
+    assert to_0_2_0.migrate_file(path) == "with_github_actions: False -> ci_provider: none"
+    text = path.read_text()
+    assert text.startswith("# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n")
+    assert yaml.safe_load(text) == {
+        "_commit": "0.1.0",
+        "_src_path": "gh:acme/copier-gin",
+        "ci_provider": "none",
+        "http_port": 8080,
+        "service_name": "orders-api",
+        "with_nginx": True,
+    }
+    # A second run changes nothing.
+    assert to_0_2_0.migrate_file(path).startswith("nothing to do")
+    assert path.read_text() == text
+
+
+def run_script(*args: str, cwd: Path):
+    return subprocess.run(
+        [sys.executable, str(MIGRATIONS / "to_0_2_0.py"), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_script_as_copier_runs_it(tmp_path):
+    (tmp_path / ".copier-answers.yml").write_text(ANSWERS_0_1_0.format(value="true"))
+    proc = run_script(".copier-answers.yml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "copier-gin migration 0.2.0: with_github_actions: True -> ci_provider: github"
+    assert yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())["ci_provider"] == "github"
+
+
+@pytest.mark.parametrize(
+    ("args", "files", "code", "message"),
+    [
+        ((), {}, 2, "usage:"),
+        ((".copier-answers.yml",), {}, 1, "not found"),
+        ((".copier-answers.yml",), {".copier-answers.yml": "- a list\n"}, 1, "expected a mapping"),
+        ((".copier-answers.yml",), {".copier-answers.yml": "a: [\n"}, 1, "copier-gin migration 0.2.0:"),
+    ],
+)
+def test_script_errors(tmp_path, args, files, code, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    proc = run_script(*args, cwd=tmp_path)
+    assert proc.returncode == code
+    assert message in proc.stderr
+
+
+# --------------------------------------------------------------------------- copier.yml
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return yaml.safe_load((ROOT / "copier.yml").read_text())
+
+
+def test_migrations_use_the_current_list_format(config):
+    migrations = config["_migrations"]
+    assert isinstance(migrations, list) and migrations
+    versions = []
+    for entry in migrations:
+        assert set(entry) <= {"version", "command", "when", "working_directory"}, entry
+        assert "before" not in entry and "after" not in entry  # the deprecated format
+        versions.append(Version(entry["version"]))
+        assert str(Version(entry["version"])) == entry["version"], "use the canonical PEP 440 form"
+        assert entry["when"] in ("{{ _stage == 'before' }}", "{{ _stage == 'after' }}")
+        command = entry["command"]
+        assert isinstance(command, list), "a list runs without a shell"
+        assert command[0] == "{{ _copier_python }}"
+    assert versions == sorted(versions), "keep migrations in release order"
+
+
+def test_every_migration_script_is_registered_and_exists(config):
+    registered = set()
+    for entry in config["_migrations"]:
+        script = re.fullmatch(r"\{\{ _copier_conf.src_path \}\}/(extensions/migrations/\w+\.py)", entry["command"][1])
+        assert script, entry["command"]
+        assert (ROOT / script[1]).is_file()
+        registered.add(Path(script[1]).name)
+        # The script is named after the release that needs it.
+        assert Path(script[1]).stem == "to_" + entry["version"].replace(".", "_")
+    on_disk = {p.name for p in MIGRATIONS.glob("to_*.py")}
+    assert on_disk == registered
+
+
+def test_team_owned_files_are_protected(config):
+    team = {"README.md", "internal/api/**", ".env"}
+    assert team <= set(config["_skip_if_exists"])
+    excludes = config["_exclude"]
+    for path in ("README.md", "internal/api/", ".env"):
+        assert "{% if _copier_operation == 'update' %}" + path + "{% endif %}" in excludes
