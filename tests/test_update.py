@@ -1,0 +1,508 @@
+"""`copier update` keeps a team's work and brings the template's changes.
+
+The module makes a temporary git clone of this template's working tree (uncommitted
+changes included) and tags it 0.1.0. On top it commits what a real next release looks
+like and tags it 0.2.0: a changed file (a server default in extensions/settings.py), a new
+file, a moved file, a changed question default, and the planned answer change
+`with_github_actions` -> `ci_provider` whose migration (extensions/migrations/to_0_2_0.py)
+is registered in copier.yml. A small 0.2.1 follows to check that migrations run once.
+
+Projects are generated from 0.1.0 with the copier CLI, put under git, edited the way a team
+edits them, committed, and updated with `copier update`. Then the project's own checks run:
+`go build`, `go vet`, `go test` and `make check-conflicts`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from answer_sets import ANSWER_SETS
+from conftest import ROOT, go_env, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update")]
+
+MIGRATION_TAG = "copier-gin migration 0.2.0:"
+CONFLICT_START = "<<<<<<< "
+CONFLICT_END = ">>>>>>> "
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Update Test",
+    "GIT_AUTHOR_EMAIL": "update-test@example.invalid",
+    "GIT_COMMITTER_NAME": "Update Test",
+    "GIT_COMMITTER_EMAIL": "update-test@example.invalid",
+}
+
+
+def env() -> dict[str, str]:
+    out = go_env()
+    out.update(GIT_IDENTITY)
+    # The machine's git settings (signing, hooks, default branch) stay out of the test.
+    out["GIT_CONFIG_GLOBAL"] = os.devnull
+    out["GIT_CONFIG_NOSYSTEM"] = "1"
+    # `make update` calls `copier` from PATH: this venv's.
+    out["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{out['PATH']}"
+    return out
+
+
+def sh(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 600):
+    return run([str(c) for c in cmd], cwd, timeout=timeout, env=env(), check=check)
+
+
+def git(cwd: Path, *args: str, check: bool = True):
+    return sh(["git", *args], cwd, check=check)
+
+
+def copier(cwd: Path, *args: str, check: bool = True):
+    """The copier CLI of this venv, as a team runs it."""
+    return sh([sys.executable, "-m", "copier", *args], cwd, check=check)
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", message)
+
+
+def answers_of(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+# --------------------------------------------------------------------------- the releases
+
+
+def copy_working_tree(dst: Path) -> None:
+    """Tracked and untracked (not ignored) files of the working tree, as they are now."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if ".egg-info/" in rel:
+            continue
+        src = ROOT / rel
+        if not src.is_file():  # deleted in the working tree
+            continue
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def replace_once(path: Path, pattern: str, replacement: str, flags: int = 0) -> None:
+    text = path.read_text()
+    new, count = re.subn(pattern, replacement, text, count=1, flags=flags)
+    assert count == 1, f"release change no longer applies: {pattern!r} not found in {path}"
+    path.write_text(new)
+
+
+CI_PROVIDER_QUESTION = """\
+ci_provider:
+  type: str
+  help: Which CI system the generated workflows target
+  choices:
+    GitHub Actions (CI, image build, deploy, Dependabot): github
+    None: none
+  default: github
+"""
+CI_EXPR = "(ci_provider == 'github')"
+
+
+def release_0_2_0(repo: Path) -> None:
+    """What the next release changes, as a template developer would commit it."""
+    # Changed file: a server default. The Go config's default is rendered from it.
+    replace_once(repo / "extensions/settings.py", r"HTTP_IDLE_TIMEOUT_S = 60\b", "HTTP_IDLE_TIMEOUT_S = 75")
+    # Changed question default: recorded answers must win over it.
+    replace_once(repo / "copier.yml", r"(\nshutdown_timeout:\n(?:  .*\n)*?  default: )20\n", r"\g<1>30\n")
+    # The planned 0.2.0 answer change: the with_github_actions yes/no becomes ci_provider.
+    replace_once(repo / "copier.yml", r"\nwith_github_actions:\n(?:  .*\n)+", "\n" + CI_PROVIDER_QUESTION)
+    for path in [repo / "copier.yml", *sorted((repo / "template").rglob("*"))]:
+        if path.is_file() and "with_github_actions" in path.read_text(errors="replace"):
+            lines = path.read_text().splitlines(keepends=True)
+            path.write_text("".join(
+                line if line.lstrip().startswith("#") else line.replace("with_github_actions", CI_EXPR)
+                for line in lines
+            ))
+    for path in sorted((repo / "template").rglob("*"), key=lambda p: -len(p.parts)):
+        if "with_github_actions" in path.name:
+            path.rename(path.with_name(path.name.replace("with_github_actions", CI_EXPR)))
+    leftovers = [
+        p for p in (repo / "extensions").rglob("*.py")
+        if "with_github_actions" in p.read_text() and "migrations" not in p.parts
+    ]
+    assert not leftovers, f"release_0_2_0 must also rename with_github_actions in {leftovers}"
+    # New file.
+    (repo / "template/docs/troubleshooting.md").write_text(
+        "<!-- Managed by copier-gin: take template improvements with `make update`. -->\n"
+        "# Troubleshooting\n\nThe service exits non-zero at start and names the variable it could not read.\n"
+    )
+    # Moved file.
+    (repo / "template/docs/maintenance").mkdir()
+    git(repo, "mv", "template/docs/updating.md", "template/docs/maintenance/updating.md")
+
+
+def release_0_2_1(repo: Path) -> None:
+    with (repo / "template/docs/troubleshooting.md").open("a") as fh:
+        fh.write("\n`make help` lists every target.\n")
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> Path:
+    """A git clone of the template with the tags 0.1.0 (now), 0.2.0 and 0.2.1."""
+    repo = tmp_path_factory.mktemp("template-releases")
+    copy_working_tree(repo)
+    assert (repo / "template/docs/updating.md").is_file(), "template/docs/updating.md is missing"
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "copier-gin as in the working tree")
+    git(repo, "tag", "-a", "0.1.0", "-m", "0.1.0")
+    release_0_2_0(repo)
+    commit_all(repo, "Release 0.2.0")
+    git(repo, "tag", "-a", "0.2.0", "-m", "0.2.0")
+    release_0_2_1(repo)
+    commit_all(repo, "Release 0.2.1")
+    git(repo, "tag", "-a", "0.2.1", "-m", "0.2.1")
+    return repo
+
+
+def new_project(releases: Path, dst: Path, answers: dict, ref: str = "0.1.0") -> Path:
+    """copier copy from a release, then git init and commit, as the after-copy message says."""
+    data = dst.parent / f"{dst.name}-answers.yml"
+    data.write_text(yaml.safe_dump(answers))
+    copier(dst.parent, "copy", "--trust", "--defaults", "--quiet", "--vcs-ref", ref,
+           "--data-file", str(data), str(releases), str(dst))
+    git(dst, "init", "-q", "-b", "main")
+    commit_all(dst, f"Generate from copier-gin {ref}")
+    return dst
+
+
+def update(project: Path, ref: str, *extra: str, check: bool = True):
+    return copier(project, "update", "--trust", "--defaults", "--conflict", "inline",
+                  "--vcs-ref", ref, *extra, check=check)
+
+
+def go_checks(project: Path) -> None:
+    for cmd in (["go", "build", "./..."], ["go", "vet", "./..."], ["go", "test", "-count=1", "./..."]):
+        sh(cmd, project)
+
+
+def conflict_files(project: Path) -> list[str]:
+    found = []
+    for path in project.rglob("*"):
+        if ".git" in path.parts or not path.is_file():
+            continue
+        if path.suffix == ".rej":
+            found.append(str(path.relative_to(project)))
+            continue
+        lines = path.read_text(errors="replace").splitlines()
+        if any(line.startswith(CONFLICT_START) for line in lines) and any(
+            line.startswith(CONFLICT_END) for line in lines
+        ):
+            found.append(str(path.relative_to(project)))
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- team edits
+
+TEAM_HANDLER = """\
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Stock answers GET {prefix}/stock/:sku with a fixed level; the team's first real endpoint.
+func Stock(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"sku": c.Param("sku"), "level": 7})
+}
+"""
+
+TEAM_ROUTES = """\
+// Package api holds the service's business endpoints. Owned by the team.
+package api
+
+import "github.com/gin-gonic/gin"
+
+// Register mounts the API's routes on the versioned group.
+func Register(v1 *gin.RouterGroup) {
+	v1.GET("/stock/:sku", Stock)
+}
+"""
+
+TEAM_TEST = """\
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+func TestStockRoute(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	engine := gin.New()
+	Register(engine.Group("/api/v1"))
+	rec := httptest.NewRecorder()
+	engine.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/stock/abc-1", nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"sku":"abc-1"`) {
+		t.Fatalf("GET /api/v1/stock/abc-1 = %d %s", rec.Code, rec.Body.String())
+	}
+}
+"""
+
+README_NOTES = "\n## On call\n\nPage the stock team in #stock-oncall; runbook in the wiki.\n"
+
+
+def optional_files(project: Path) -> list[str]:
+    """Generated deployment files a team may drop (it deletes the first one)."""
+    return sorted(
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.parts and p.relative_to(project).parts[0] == "deploy"
+    )
+
+
+def team_edits(project: Path) -> dict[str, str | None]:
+    """Edit the project like a team; return {path: content or None if deleted} to check later."""
+    answers = answers_of(project)
+    prefix = re.sub(r"[^A-Z0-9]", "_", answers["service_name"].upper())
+    expect: dict[str, str | None] = {}
+    api = project / "internal/api"
+    # A new handler and its route, replacing the example (which the example says to delete).
+    for name in ("greetings.go",):
+        assert (api / name).is_file(), f"the example handler internal/api/{name} is missing"
+        (api / name).unlink()
+        expect[f"internal/api/{name}"] = None
+    for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", TEAM_TEST), ("routes.go", TEAM_ROUTES)):
+        (api / name).write_text(text)
+        expect[f"internal/api/{name}"] = text
+    # An edited README.
+    readme = project / "README.md"
+    assert readme.is_file(), "README.md is missing"
+    readme.write_text(readme.read_text() + README_NOTES)
+    expect["README.md"] = readme.read_text()
+    # A changed environment default in the team's own file.
+    dotenv = project / ".env"
+    dotenv.write_text(f"{prefix}_LOG_LEVEL=debug\n{prefix}_LOG_FORMAT=text\n")
+    expect[".env"] = dotenv.read_text()
+    # A deleted optional file.
+    dropped = optional_files(project)
+    if dropped:
+        (project / dropped[0]).unlink()
+        expect[dropped[0]] = None
+    # A comment added at the end of a template-owned file: a non-conflicting edit merges.
+    config = project / "internal/config/config.go"
+    config.write_text(config.read_text() + "\n// Team note: LOG_LEVEL=debug in staging.\n")
+    expect["internal/config/config.go#tail"] = "// Team note: LOG_LEVEL=debug in staging.\n"
+    return expect
+
+
+def assert_team_edits_survived(project: Path, expect: dict[str, str | None]) -> None:
+    for rel, want in expect.items():
+        if rel.endswith("#tail"):
+            text = (project / rel.split("#")[0]).read_text()
+            assert text.endswith(want), f"{rel}: the team's edit was lost"
+            continue
+        path = project / rel
+        if want is None:
+            assert not path.exists(), f"{rel} was deleted by the team but the update brought it back"
+        else:
+            assert path.is_file(), f"{rel} was lost"
+            assert path.read_text() == want, f"{rel} was changed by the update"
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("name", ["default", "orders", "minimal"])
+def test_update_brings_release_and_keeps_team_edits(releases, tmp_path, name):
+    project = new_project(releases, tmp_path / name, ANSWER_SETS[name])
+    before = answers_of(project)
+    assert before["_commit"] == "0.1.0"
+    idle_old = (project / "internal/config/config.go").read_text()
+    assert 'envDefault:"60s"' in idle_old
+
+    expect = team_edits(project)
+    commit_all(project, "Team work: stock endpoint, README, .env, drop a deploy file")
+
+    result = update(project, "0.2.0")
+    assert result.stderr.count(MIGRATION_TAG) + result.stdout.count(MIGRATION_TAG) == 1
+
+    after = answers_of(project)
+    # The answers file records the new version and keeps every recorded answer.
+    assert after["_commit"] == "0.2.0"
+    for key, value in before.items():
+        if not key.startswith("_") and key != "with_github_actions":
+            assert after[key] == value, key
+    # Changed question default (shutdown_timeout 20 -> 30) did not override the answer.
+    assert after["shutdown_timeout"] == ANSWER_SETS[name].get("shutdown_timeout", 20)
+    # Migrated answer.
+    assert "with_github_actions" not in after
+    had_actions = ANSWER_SETS[name].get("with_github_actions", True)
+    assert after["ci_provider"] == ("github" if had_actions else "none")
+    assert (project / ".github").is_dir() == had_actions
+
+    # The template's change arrived: changed default, new file, moved file.
+    config = (project / "internal/config/config.go").read_text()
+    assert 'HTTP_IDLE_TIMEOUT" envDefault:"75s"' in config and 'envDefault:"60s"' not in config
+    assert (project / "docs/troubleshooting.md").is_file()
+    assert (project / "docs/maintenance/updating.md").is_file()
+    assert not (project / "docs/updating.md").exists()
+
+    assert_team_edits_survived(project, expect)
+    assert conflict_files(project) == []
+    sh(["make", "check-conflicts"], project)
+    go_checks(project)
+    # Nothing else is left for the team to clean up: the update is one reviewable commit.
+    commit_all(project, "Update to copier-gin 0.2.0")
+    assert git(project, "status", "--porcelain").stdout == ""
+
+
+def test_conflicting_edit_leaves_markers_that_check_conflicts_catches(releases, tmp_path):
+    project = new_project(releases, tmp_path / "conflict", ANSWER_SETS["default"])
+    config = project / "internal/config/config.go"
+    text = config.read_text()
+    assert text.count('envDefault:"60s"') == 1
+    # The team raised the same default the release changes: a true conflict.
+    config.write_text(text.replace('envDefault:"60s"', 'envDefault:"90s"'))
+    commit_all(project, "Team: longer keep-alive")
+
+    update(project, "0.2.0")
+    merged = config.read_text()
+    assert "<<<<<<< before updating" in merged and ">>>>>>> after updating" in merged
+    assert 'envDefault:"90s"' in merged and 'envDefault:"75s"' in merged
+    assert conflict_files(project) == ["internal/config/config.go"]
+
+    check = sh(["make", "check-conflicts"], project, check=False)
+    assert check.returncode != 0
+    assert "internal/config/config.go" in check.stdout + check.stderr
+
+    # Resolving the conflict (keep the team's value) makes the check pass again.
+    resolved = re.sub(
+        r"<<<<<<< before updating\n(.*?)=======\n.*?>>>>>>> after updating\n", r"\1", merged, flags=re.S
+    )
+    config.write_text(resolved)
+    assert 'envDefault:"90s"' in resolved and CONFLICT_START not in resolved
+    sh(["make", "check-conflicts"], project)
+    sh(["go", "build", "./..."], project)
+
+
+def test_check_conflicts_catches_a_rej_file(releases, tmp_path):
+    project = new_project(releases, tmp_path / "rej", ANSWER_SETS["minimal"])
+    sh(["make", "check-conflicts"], project)
+    (project / "Makefile.rej").write_text("@@ -1 +1 @@\n-old\n+new\n")
+    check = sh(["make", "check-conflicts"], project, check=False)
+    assert check.returncode != 0
+    assert "Makefile.rej" in check.stdout + check.stderr
+
+
+def generated_files(project: Path) -> set[str]:
+    return {
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+
+
+def test_answer_toggled_during_update_removes_then_restores_files(releases, tmp_path):
+    project = new_project(releases, tmp_path / "toggle", ANSWER_SETS["default"])
+    nginx_files = {f for f in generated_files(project) if "nginx" in f}
+    assert nginx_files, "with_nginx=true generated no nginx files"
+    originals = {f: (project / f).read_text() for f in nginx_files}
+
+    update(project, "0.1.0", "-d", "with_nginx=false")
+    assert answers_of(project)["with_nginx"] is False
+    left = {f for f in generated_files(project) if "nginx" in f}
+    assert left == set(), f"with_nginx=false left {sorted(left)}"
+    commit_all(project, "Drop nginx")
+    sh(["make", "check-conflicts"], project)
+
+    update(project, "0.1.0", "-d", "with_nginx=true")
+    assert answers_of(project)["with_nginx"] is True
+    back = {f for f in generated_files(project) if "nginx" in f}
+    assert back == nginx_files
+    for f in nginx_files:
+        assert (project / f).read_text() == originals[f], f"{f} differs after re-adding"
+
+
+def test_update_refuses_a_dirty_project(releases, tmp_path):
+    project = new_project(releases, tmp_path / "dirty", ANSWER_SETS["minimal"])
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\nwork in progress\n")
+    answers_before = (project / ".copier-answers.yml").read_text()
+
+    result = update(project, "0.2.0", check=False)
+    assert result.returncode != 0
+    assert "Destination repository is dirty" in result.stderr
+    assert "commit or stash" in result.stderr
+    assert readme.read_text().endswith("work in progress\n")
+    assert (project / ".copier-answers.yml").read_text() == answers_before
+    assert not (project / "docs/troubleshooting.md").exists()
+
+
+def test_migration_runs_exactly_once(releases, tmp_path):
+    # minimal answered with_github_actions=false; ci_provider's default is github, so only
+    # the migration keeps the project without workflows.
+    assert ANSWER_SETS["minimal"]["with_github_actions"] is False
+    project = new_project(releases, tmp_path / "once", ANSWER_SETS["minimal"])
+    outputs = []
+
+    first = update(project, "0.2.0")
+    outputs.append(first.stdout + first.stderr)
+    assert "with_github_actions: False -> ci_provider: none" in outputs[0]
+    assert answers_of(project)["ci_provider"] == "none"
+    assert not (project / ".github").exists()
+    commit_all(project, "Update to 0.2.0")
+
+    second = update(project, "0.2.1")
+    outputs.append(second.stdout + second.stderr)
+    assert answers_of(project)["_commit"] == "0.2.1"
+    assert answers_of(project)["ci_provider"] == "none"
+    assert not (project / ".github").exists()
+    commit_all(project, "Update to 0.2.1")
+
+    # Updating to the version it is already on runs nothing either.
+    third = update(project, "0.2.1")
+    outputs.append(third.stdout + third.stderr)
+    assert [out.count(MIGRATION_TAG) for out in outputs] == [1, 0, 0]
+
+
+def test_migration_runs_when_an_update_skips_a_release(releases, tmp_path):
+    # Straight from 0.1.0 to 0.2.1 crosses 0.2.0: the migration runs, once.
+    project = new_project(releases, tmp_path / "jump", ANSWER_SETS["default"])
+    result = update(project, "0.2.1")
+    assert (result.stdout + result.stderr).count(MIGRATION_TAG) == 1
+    assert answers_of(project)["ci_provider"] == "github"
+    assert answers_of(project)["_commit"] == "0.2.1"
+
+
+def check_update(project: Path) -> dict:
+    result = copier(project, "check-update", "--output-format", "json")
+    return json.loads(result.stdout)
+
+
+def test_check_update_reports_newer_release(releases, tmp_path):
+    project = new_project(releases, tmp_path / "fleet", ANSWER_SETS["orders"])
+    report = check_update(project)
+    assert report["update_available"] is True
+    assert report["current_version"] == "0.1.0"
+    assert report["latest_version"] == "0.2.1"
+    quiet = copier(project, "check-update", "--quiet", check=False)
+    assert quiet.returncode == 2
+
+    update(project, "0.2.1")
+    commit_all(project, "Update to 0.2.1")
+    report = check_update(project)
+    assert report["update_available"] is False
+    assert report["current_version"] == "0.2.1"
+    assert copier(project, "check-update", "--quiet", check=False).returncode == 0
