@@ -49,6 +49,7 @@ class Validators(Extension):
                 "cg_validate_image_registry": naming.validate_image_registry,
                 "cg_validate_instances": settings.validate_instances,
                 "cg_slugify": naming.slugify,
+                "cg_license_text": naming.license_text,
             }
         )
 

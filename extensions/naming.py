@@ -177,3 +177,18 @@ def upstream_ports(http_port: int, instances: int) -> list[int]:
     if http_port + instances - 1 > _PORT_MAX:
         raise ValueError(f"http_port {http_port} + {instances} instances exceeds port {_PORT_MAX}")
     return [http_port + i for i in range(instances)]
+
+
+LICENSES = ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary")
+
+
+def license_text(license_id: str, owner: str, year: int | None = None) -> str:
+    """The LICENSE file's text for one of LICENSES, with the copyright line filled in."""
+    import datetime
+    from pathlib import Path
+
+    if license_id not in LICENSES:
+        raise ValueError(f"unknown license {license_id!r}; choose one of {', '.join(LICENSES)}")
+    text = (Path(__file__).parent / "licenses" / f"{license_id}.txt").read_text()
+    year = year or datetime.date.today().year
+    return text.replace("{year}", str(year)).replace("{owner}", owner).rstrip("\n")
