@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,16 @@ from jinja2.ext import Extension
 
 
 def _load_sibling(name: str):
-    """Import extensions/<name>.py by path: Copier loads this file by path, not as a package."""
-    qualified = f"copier_gin_{name}"
+    """Import extensions/<name>.py by path: Copier loads this file by path, not as a package.
+
+    Cached per file path, not per name: `copier update` renders the old and the new template
+    release in one process, from two checkouts, and each must use its own extensions.
+    """
+    path = Path(__file__).resolve().with_name(f"{name}.py")
+    qualified = f"copier_gin_{name}_{zlib.crc32(str(path).encode()):08x}"
     if qualified in sys.modules:
         return sys.modules[qualified]
-    spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(qualified, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[qualified] = module
     spec.loader.exec_module(module)

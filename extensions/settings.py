@@ -16,9 +16,11 @@ from typing import Any, Mapping
 
 
 def _naming():
-    name = "copier_gin_naming"
+    # Cached per file path (see _load_sibling in context.py): an update loads two releases.
+    path = Path(__file__).resolve().with_name("naming.py")
+    name = f"copier_gin_naming_{zlib.crc32(str(path).encode()):08x}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("naming.py"))
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
