@@ -138,10 +138,12 @@ def _hash(*parts: str) -> str:
 DEBOOTSTRAP_INCLUDE = "ca-certificates,git"
 
 # Like the official Go images: toolchain in /usr/local/go, GOPATH /go, never download
-# another toolchain. GOPROXY is this machine's, so module downloads go where they go here.
+# another toolchain. GOPROXY and the CA bundle are this machine's, so module downloads go
+# where they go here and trust what this machine trusts.
 BUILDER_CONTAINERFILE = """\
 FROM {base}
 COPY go /usr/local/go
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV GOPATH=/go GOTOOLCHAIN=local GOPROXY={goproxy} PATH=/go/bin:/usr/local/go/bin:{path}
 RUN mkdir -p /go/src /go/bin && chmod -R 1777 /go && go version
 WORKDIR /go
@@ -283,10 +285,13 @@ def _ensure_standins() -> StandIns:
 
     # Builder: Debian base + this machine's Go toolchain.
     builder = _ref("go")
-    builder_key = _hash("builder", BUILDER_CONTAINERFILE, base_id, goversion, goproxy)
+    ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    ca_hash = hashlib.sha256(ca.read_bytes()).hexdigest()
+    builder_key = _hash("builder", BUILDER_CONTAINERFILE, base_id, goversion, goproxy, ca_hash)
 
     def make_builder(tmp: Path) -> None:
         shutil.copytree(goroot, tmp / "go", symlinks=False)  # cp -rL
+        shutil.copyfile(ca, tmp / "ca-certificates.crt")
         (tmp / "Containerfile").write_text(BUILDER_CONTAINERFILE.format(
             base=base, goproxy=goproxy, path=PATH_ENV, label=LABEL, key=builder_key))
         podman("build", "--pull=never", "--network=host", "-q", "-t", builder, "-f",
@@ -312,9 +317,8 @@ def _ensure_standins() -> StandIns:
 
     # Runtime: distroless static nonroot equivalent, from this machine's CA bundle and tzdata.
     runtime = _ref("static")
-    ca = Path("/etc/ssl/certs/ca-certificates.crt")
     zoneinfo = Path("/usr/share/zoneinfo")
-    runtime_key = _hash("runtime", RUNTIME_RECIPE, hashlib.sha256(ca.read_bytes()).hexdigest(),
+    runtime_key = _hash("runtime", RUNTIME_RECIPE, ca_hash,
                         (zoneinfo / "tzdata.zi").read_text()[:200] if (zoneinfo / "tzdata.zi").exists() else "")
 
     def make_runtime(tmp: Path) -> None:
@@ -433,7 +437,9 @@ def build_image(context: Path, tag: str, standins: StandIns, build_args: dict[st
                 dockerfile: str = "Dockerfile", no_cache: bool = False) -> float:
     """podman build the project's Dockerfile unmodified; returns the seconds it took."""
     text = (context / dockerfile).read_text()
-    cmd = ["build", "--pull=never", "--network=host", "-t", tag, "-f", str(context / dockerfile)]
+    # Docker's image format, as `docker build` writes it: the OCI format has no HEALTHCHECK
+    # and podman would drop it.
+    cmd = ["build", "--pull=never", "--network=host", "--format=docker", "-t", tag, "-f", str(context / dockerfile)]
     cmd += build_contexts(text, standins)
     for key, value in build_args.items():
         cmd += ["--build-arg", f"{key}={value}"]
