@@ -1,0 +1,538 @@
+"""One-host deployment end to end (issue 4), no containers.
+
+The generated service is built (`make build`), the generated supervisord program runs
+its instances, and the generated Nginx config (bare-host layout) runs in front of them,
+all on loopback. Only host-specific locations are rewritten (see deploy_tools): paths
+into a temp dir, the instances' ports and Nginx's 80/443 to free high loopback ports,
+and the program's `user=` from the service's system user (absent here) to `nobody`, so
+the instances still run unprivileged although the tests run as root.
+
+Scenarios: HTTP redirects and HTTPS (HTTP/1.1 and HTTP/2) through Nginx reach every
+instance; the client IP the service logs is the real client's and a spoofed
+X-Forwarded-For is not believed; SIGKILL of one instance under steady load fails no
+request and supervisord restarts it; the service's real log lines are what Filebeat's
+config reads; SIGTERM to supervisord under load lets in-flight requests finish.
+The load is bounded in count and time and goes to loopback only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import http.client
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import xmlrpc.client
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import deploy_tools as dt
+from answer_sets import ANSWER_SETS
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "extensions"))
+import settings  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy-e2e")]
+
+NAME = "full"  # 4 instances, Filebeat on, a long shutdown timeout, a high port
+VENV_BIN = Path(sys.executable).parent
+API = "/api/v1/greetings/"
+
+
+def answers_cg() -> dict:
+    answers = {"owner": "acme", "instances": 2}
+    answers.update(ANSWER_SETS[NAME])
+    return settings.derive(answers)
+
+
+# ------------------------------------------------------------------ the stack
+@dataclass
+class Stack:
+    cg: dict
+    project: Path
+    pub: Path
+    ports: list[int]
+    http_port: int
+    https_port: int
+    supervisord: subprocess.Popen
+    nginx: subprocess.Popen
+    rpc: xmlrpc.client.ServerProxy
+    ca: Path
+    log_dir: Path
+    static_dir: Path
+    reports: dict = field(default_factory=dict)
+
+    def process_name(self, port: int) -> str:
+        program = self.cg["host"]["program"]
+        return f"{program}:{program}-{port}"
+
+    def info(self, port: int) -> dict:
+        return self.rpc.supervisor.getProcessInfo(self.process_name(port))
+
+    def https(self, source: str | None = None) -> http.client.HTTPSConnection:
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        return http.client.HTTPSConnection(
+            "127.0.0.1", self.https_port, context=ctx, timeout=10,
+            source_address=(source, 0) if source else None,
+        )
+
+    def instance_lines(self, port: int) -> list[dict]:
+        """Every JSON line the instance on `port` wrote, rotated files first."""
+        base = self.log_dir / Path(dt.expand_process_num(self.cg["host"]["stdout_log_pattern"], port)).name
+        files = sorted(base.parent.glob(base.name + ".*"), key=lambda p: -int(p.suffix[1:])) + [base]
+        out = []
+        for path in files:
+            if path.exists():
+                out += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return out
+
+    def request_lines(self) -> dict[int, list[dict]]:
+        return {p: [r for r in self.instance_lines(p) if r.get("msg") == "request"] for p in self.ports}
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - still starting
+            last = exc
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, first_port: int, log_dir: Path) -> None:
+    text = src.read_text()
+    replacements = [
+        (f"command={cg['host']['bin_path']}\n", f"command={binary}\n"),
+        (f"directory={cg['host']['install_dir']}\n", f"directory={pub}\n"),
+        (f"user={cg['host']['user']}\n", "user=nobody\n"),
+        (f"numprocs_start={cg['http_port']}\n", f"numprocs_start={first_port}\n"),
+        (cg["host"]["log_dir"] + "/", f"{log_dir}/"),
+        # Small files so that supervisord rotates them during the run: the rotated names
+        # are checked against Filebeat's paths.
+        (f"stdout_logfile_maxbytes={cg['host']['log_max_bytes']}\n", "stdout_logfile_maxbytes=64KB\n"),
+    ]
+    for old, new in replacements:
+        assert old in text, f"{old!r} not in the generated {src.name}"
+        text = text.replace(old, new)
+    dst.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def stack(projects, built):
+    cg = answers_cg()
+    project = projects(NAME)
+    binary = built(NAME)
+    pub = dt.world_readable_tmpdir("cg-deploy-e2e-")
+    procs: list[subprocess.Popen] = []
+    try:
+        (pub / "bin").mkdir()
+        installed = pub / "bin" / binary.name
+        shutil.copy2(binary, installed)
+        installed.chmod(0o755)
+        log_dir = pub / "log"
+        log_dir.mkdir()
+        static_dir = pub / "static"
+        static_dir.mkdir()
+        (static_dir / "app.css").write_text("body { color: #123456; }\n" * 100)
+        ports = dt.free_ports(cg["instances"])
+        port_map = dict(zip(cg["upstream_ports"], ports))
+
+        # supervisord: a minimal main config (as /etc/supervisor/supervisord.conf) including the program.
+        sup = pub / "supervisor"
+        sup.mkdir()
+        program = sup / f"{cg['service']}.conf"
+        rewrite_program(project / "deploy" / "supervisord" / program.name, program, cg, installed, pub, ports[0], log_dir)
+        main = sup / "supervisord.conf"
+        sock = sup / "supervisor.sock"
+        main.write_text(
+            "[supervisord]\n"
+            f"logfile={sup}/supervisord.log\npidfile={sup}/supervisord.pid\nchildlogdir={sup}\nnodaemon=true\n"
+            f"[unix_http_server]\nfile={sock}\nchmod=0700\n"
+            "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+            f"[supervisorctl]\nserverurl=unix://{sock}\n"
+            f"[include]\nfiles = {program}\n"
+        )
+        supervisord = subprocess.Popen(
+            [str(VENV_BIN / "supervisord"), "-c", str(main)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        procs.append(supervisord)
+        from supervisor.xmlrpc import SupervisorTransport
+
+        rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{sock}"))
+
+        # nginx, bare-host layout, in front.
+        http_port, https_port = dt.free_ports(1)[0], dt.free_ports(1)[0]
+        conf = dt.nginx_prefix(
+            project, pub / "nginx", "nginx.conf", port_map=port_map,
+            http_port=http_port, https_port=https_port, static_dir=static_dir,
+        )
+        assert dt.nginx_test(conf).returncode == 0
+        nginx = subprocess.Popen(
+            ["nginx", "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        procs.append(nginx)
+        st = Stack(cg, project, pub, ports, http_port, https_port, supervisord, nginx, rpc,
+                   conf.parent / "tls" / "fullchain.pem", log_dir, static_dir)
+
+        def all_running():
+            return all(st.info(p)["statename"] == "RUNNING" for p in ports)
+
+        wait_for(all_running, 30, "every instance RUNNING under supervisord")
+
+        def nginx_up():
+            with socket.create_connection(("127.0.0.1", https_port), timeout=1):
+                return True
+
+        wait_for(nginx_up, 10, "nginx listening")
+        yield st
+        for key, value in st.reports.items():
+            print(f"[deploy-e2e] {key}: {value}")
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        shutil.rmtree(pub, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ bounded load
+@dataclass
+class LoadResult:
+    sent: int = 0
+    ok: int = 0
+    failed: list = field(default_factory=list)
+    records: list = field(default_factory=list)  # (start, end, status or error, request id); monotonic
+
+
+def steady_load(st: Stack, total: int, rate: float, workers: int, max_s: float, tag: str,
+                stop: threading.Event | None = None) -> LoadResult:
+    """`total` GETs through Nginx over HTTPS at `rate`/s from `workers` keep-alive
+    connections, never longer than `max_s` seconds (or until `stop` is set)."""
+    result = LoadResult()
+    lock = threading.Lock()
+    counter = iter(range(total))
+    t0 = time.monotonic()
+
+    def worker():
+        conn = st.https()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None or (stop is not None and stop.is_set()):
+                break
+            due = t0 + i / rate
+            now = time.monotonic()
+            if due > now:
+                time.sleep(due - now)
+            if time.monotonic() - t0 > max_s:
+                break
+            rid = f"{tag}-{i}"
+            start = time.monotonic()
+            try:
+                conn.request("GET", f"{API}{tag}{i}", headers={"X-Request-ID": rid})
+                resp = conn.getresponse()
+                resp.read()
+                outcome = resp.status
+            except Exception as exc:  # noqa: BLE001 - a failure of the request, counted
+                outcome = repr(exc)
+                conn.close()
+                conn = st.https()
+            end = time.monotonic()
+            with lock:
+                result.sent += 1
+                result.records.append((start, end, outcome, rid))
+                if outcome == 200:
+                    result.ok += 1
+                else:
+                    result.failed.append((rid, outcome))
+        conn.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(worker) for _ in range(workers)]:
+            f.result()
+    return result
+
+
+# ------------------------------------------------------------------ scenarios
+def test_http_redirects_to_https(stack):
+    conn = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=5)
+    conn.request("POST", "/api/v1/greetings?x=1", body=b"{}")
+    resp = conn.getresponse()
+    assert resp.status == 308
+    assert resp.getheader("Location") == "https://127.0.0.1/api/v1/greetings?x=1"
+    assert resp.getheader("Server") == "nginx", "server_tokens off: no version"
+
+
+def test_https_proxies_to_the_app(stack):
+    conn = stack.https()
+    rid = f"e2e-{uuid.uuid4().hex}"
+    conn.request("GET", stack.cg["version_path"], headers={"X-Request-ID": rid})
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    assert resp.status == 200 and body["version"] == "1.2.3-test" and body["commit"] == "abc1234"
+    assert resp.getheader("X-Request-ID") == rid
+    assert resp.getheader("Strict-Transport-Security") == "max-age=63072000"
+    assert resp.getheader("X-Content-Type-Options") == "nosniff"
+    assert resp.getheader("Server") == "nginx"
+    # POST with a JSON body goes through too (Nginx buffers it, the app binds it).
+    conn.request("POST", "/api/v1/greetings", body=json.dumps({"name": "Ada", "language": "fr"}),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read()) == {"message": "Bonjour, Ada!"}
+    # The app's JSON errors pass through untouched.
+    conn.request("GET", "/no/such/route")
+    resp = conn.getresponse()
+    assert resp.status == 404 and json.loads(resp.read())["error"]["code"] == "not_found"
+    # A body over client_max_body_size is refused by Nginx before the app.
+    conn.request("POST", "/api/v1/greetings", body=b"x" * (stack.cg["max_body_bytes"] + 1),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 413
+
+
+def test_http2_and_tls_versions(stack):
+    url = f"https://127.0.0.1:{stack.https_port}{stack.cg['liveness_path']}"
+    out = subprocess.run(
+        ["curl", "-sS", "--cacert", str(stack.ca), "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", url],
+        capture_output=True, text=True, timeout=20, check=True,
+    ).stdout
+    assert out == "2 200"
+    old_tls = subprocess.run(
+        ["curl", "-sS", "--cacert", str(stack.ca), "--tls-max", "1.1", "-o", "/dev/null", url],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert old_tls.returncode != 0, "TLS 1.1 must be refused"
+
+
+def test_static_files_cached_and_gzipped(stack):
+    conn = stack.https()
+    conn.request("GET", f"{stack.cg['nginx']['static_prefix']}app.css", headers={"Accept-Encoding": "gzip"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 200
+    assert resp.getheader("Cache-Control") == "max-age=31536000"
+    assert resp.getheader("Content-Encoding") == "gzip"
+    assert resp.getheader("X-Content-Type-Options") == "nosniff", "security headers on static files too"
+
+
+def test_requests_reach_every_instance(stack):
+    tag = f"spread{uuid.uuid4().hex[:6]}"
+    result = steady_load(stack, total=120, rate=200, workers=4, max_s=10, tag=tag)
+    assert result.ok == result.sent == 120, result.failed[:5]
+    seen = {p: sum(1 for r in lines if str(r.get("request_id", "")).startswith(tag))
+            for p, lines in stack.request_lines().items()}
+    stack.reports["requests per instance (120 sent)"] = seen
+    assert all(n > 0 for n in seen.values()), seen
+    assert sum(seen.values()) == 120
+
+
+def _logged(stack, rid: str) -> dict:
+    def find():
+        for lines in stack.request_lines().values():
+            for r in lines:
+                if r.get("request_id") == rid:
+                    return r
+        return None
+
+    return wait_for(find, 5, f"the access line of {rid}")
+
+
+def test_client_ip_is_the_real_client_and_spoofing_fails(stack):
+    spoof = "203.0.113.77"
+    for source in ("127.0.0.1", "127.0.0.5"):
+        conn = stack.https(source=source)
+        rid = f"ip-{uuid.uuid4().hex}"
+        conn.request("GET", f"{API}ip", headers={"X-Request-ID": rid, "X-Forwarded-For": spoof, "X-Real-IP": spoof})
+        assert conn.getresponse().status == 200
+        line = _logged(stack, rid)
+        assert line["client_ip"] == source, line
+    # Control: the app does believe X-Forwarded-For from its trusted proxy (127.0.0.1), so
+    # it is Nginx replacing the header that keeps a spoofed value out.
+    rid = f"ip-{uuid.uuid4().hex}"
+    conn = http.client.HTTPConnection("127.0.0.1", stack.ports[0], timeout=5)
+    conn.request("GET", f"{API}ip", headers={"X-Request-ID": rid, "X-Forwarded-For": spoof})
+    assert conn.getresponse().status == 200
+    assert _logged(stack, rid)["client_ip"] == spoof
+    # And the instances listen on loopback only.
+    for port in stack.ports:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
+        assert f"127.0.0.1:{port}" in out and f"0.0.0.0:{port}" not in out and f"*:{port}" not in out
+
+
+def test_instances_run_unprivileged(stack):
+    nobody = pwd.getpwnam("nobody").pw_uid
+    for port in stack.ports:
+        pid = stack.info(port)["pid"]
+        uid_line = next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("Uid:"))
+        assert set(uid_line.split()[1:]) == {str(nobody)}
+
+
+def test_kill_one_instance_under_load(stack):
+    victim = stack.ports[0]
+    before = stack.info(victim)
+    assert before["statename"] == "RUNNING"
+    tag = f"kill{uuid.uuid4().hex[:6]}"
+    total, rate, workers = 1500, 150.0, 8
+    result_box = {}
+    loader = threading.Thread(
+        target=lambda: result_box.setdefault("r", steady_load(stack, total, rate, workers, 20, tag))
+    )
+    loader.start()
+    time.sleep(2)
+    os.kill(before["pid"], signal.SIGKILL)
+    killed_at = time.monotonic()
+    # supervisord respawns it at once; RUNNING once it has stayed up startsecs.
+    after = wait_for(lambda: (i := stack.info(victim))["statename"] == "RUNNING" and i["pid"] != before["pid"] and i,
+                     30, "supervisord to restart the killed instance", interval=0.05)
+    restarted_in = time.monotonic() - killed_at
+    loader.join(timeout=40)
+    assert not loader.is_alive()
+    result = result_box["r"]
+    log = (stack.pub / "supervisor" / "supervisord.log").read_text()
+    name = stack.process_name(victim).split(":")[1]
+    assert re.search(rf"exited: {re.escape(name)} \(terminated by SIGKILL", log)
+    stack.reports["kill test"] = (
+        f"load {total} GETs at {rate:.0f}/s from {workers} HTTPS keep-alive clients; sent {result.sent}, "
+        f"ok {result.ok}, failed {len(result.failed)}; instance {victim} SIGKILLed (pid {before['pid']}) "
+        f"and restarted by supervisord as pid {after['pid']} (RUNNING {restarted_in:.1f}s after the kill)"
+    )
+    assert result.sent == total, f"only {result.sent} of {total} sent within the time bound"
+    assert not result.failed, result.failed[:10]
+    # The restarted instance takes traffic again (Nginx retries it after fail_timeout).
+    back = f"back{uuid.uuid4().hex[:6]}"
+    deadline = time.monotonic() + stack.cg["nginx"]["fail_timeout_s"] + 10
+    while not _served_by(stack, victim, back) and time.monotonic() < deadline:
+        assert not steady_load(stack, 40, 100, 2, 5, back).failed
+    assert _served_by(stack, victim, back), "the restarted instance got no request"
+
+
+def _served_by(stack, port: int, tag: str) -> int:
+    return sum(1 for r in stack.request_lines()[port] if str(r.get("request_id", "")).startswith(tag))
+
+
+def test_service_log_lines_are_what_filebeat_reads(stack):
+    """The instances' real output: one JSON object per line with the fields the Filebeat
+    config and dashboards rely on, in files (rotated ones included) Filebeat's paths match."""
+    config = dt.load_yaml(stack.project / "deploy" / "filebeat" / "filebeat.yml")
+    host_input = next(i for i in config["filebeat.inputs"] if i["id"] == stack.cg["filebeat"]["input_id"])
+    patterns = host_input["paths"]
+    ndjson = next(p["ndjson"] for p in host_input["parsers"] if "ndjson" in p)
+    files = sorted(p for p in stack.log_dir.iterdir() if ".stderr." not in p.name)
+    assert any(re.search(r"\.log\.\d+$", p.name) for p in files), "supervisord rotated a log during the run"
+    for path in files:
+        # The same file at its real location, as the generated config names it.
+        real = f"{stack.cg['host']['log_dir']}/{path.name}"
+        real = re.sub(r"-(\d+)\.log", lambda m: f"-{stack.cg['upstream_ports'][stack.ports.index(int(m.group(1)))]}.log", real)
+        assert any(fnmatch.fnmatch(real, pat) for pat in patterns), f"Filebeat does not read {real}"
+        lines = path.read_text().splitlines()
+        assert lines
+        for line in lines:
+            record = json.loads(line)
+            assert isinstance(record, dict)
+            assert {"time", "level", ndjson["message_key"]} <= set(record), record
+            if record["msg"] == "request":
+                assert {"request_id", "method", "path", "status", "latency_ms", "client_ip", "bytes",
+                        "user_agent"} <= set(record), record
+    for path in stack.log_dir.iterdir():
+        if ".stderr." in path.name:
+            assert not any(fnmatch.fnmatch(f"{stack.cg['host']['log_dir']}/{path.name}", p) for p in patterns)
+
+
+def test_sigterm_to_supervisord_lets_in_flight_requests_finish(stack):
+    """Last: stops the stack. A request whose body is still arriving when supervisord gets
+    SIGTERM finishes with the app's answer; GETs started before the signal all succeed;
+    every instance exits 0 (drained in time, not killed)."""
+    port = stack.ports[1]
+    body = json.dumps({"name": "drain", "language": "de"}).encode()
+    slow = socket.create_connection(("127.0.0.1", port), timeout=20)
+    slow.sendall(
+        f"POST /api/v1/greetings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:5]
+    )
+    stop = threading.Event()
+    box = {}
+    tag = f"term{uuid.uuid4().hex[:6]}"
+    loader = threading.Thread(target=lambda: box.setdefault("r", steady_load(stack, 600, 100, 4, 12, tag, stop)))
+    loader.start()
+    time.sleep(1.5)
+    sigterm_at = time.monotonic()
+    stack.supervisord.send_signal(signal.SIGTERM)
+
+    # The instance stops accepting connections while our request is still open...
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return False
+        except ConnectionRefusedError:
+            return True
+
+    wait_for(refused, 10, f"instance {port} to close its listener")
+    # ...and still answers the request already in flight.
+    time.sleep(0.5)
+    slow.sendall(body[5:])
+    response = b""
+    while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+        chunk = slow.recv(65536)
+        if not chunk:
+            break
+        response += chunk
+    slow.close()
+    status_line = response.split(b"\r\n", 1)[0]
+    assert status_line == b"HTTP/1.1 200 OK", response[:300]
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1]) == {"message": "Hallo, drain!"}
+
+    stop.set()
+    loader.join(timeout=30)
+    result = box["r"]
+    code = stack.supervisord.wait(timeout=stack.cg["stop_grace_s"] + 15)
+    stopped_in = time.monotonic() - sigterm_at
+    # Every request an instance received (it logged it) was answered: none was cut off.
+    received = {r["request_id"] for lines in stack.request_lines().values() for r in lines
+                if str(r.get("request_id", "")).startswith(tag)}
+    cut_off = [r for r in result.records if r[3] in received and r[2] != 200]
+    in_flight = [r for r in result.records if r[0] < sigterm_at < r[1]]
+    # Requests done well before the signal were all fine (after it, with every listener
+    # closed, Nginx has nowhere to send new ones).
+    early_failed = [r for r in result.records if r[1] < sigterm_at - 0.1 and r[2] != 200]
+    after = [r for r in result.records if r[0] >= sigterm_at]
+    stack.reports["sigterm test"] = (
+        f"load 100 GETs/s from 4 HTTPS keep-alive clients: {result.sent} sent, {len(received)} reached an "
+        f"instance, {len(cut_off)} of those failed; {len(in_flight)} in flight at SIGTERM "
+        f"({sum(1 for r in in_flight if r[2] == 200)} answered 200); {len(after)} sent after SIGTERM "
+        f"({sum(1 for r in after if r[2] != 200)} refused, as expected); the slow in-flight POST answered 200; "
+        f"supervisord exited {code} after {stopped_in:.1f}s"
+    )
+    assert not cut_off, cut_off[:10]
+    assert not early_failed, early_failed[:10]
+    assert code == 0
+    log = (stack.pub / "supervisor" / "supervisord.log").read_text()
+    for p in stack.ports:
+        name = stack.process_name(p).split(":")[1]
+        assert re.search(rf"stopped: {re.escape(name)} \(exit status 0\)", log), log[-2000:]
+    assert "SIGKILL" not in log.split("received SIGTERM")[-1]
