@@ -56,6 +56,20 @@ K8S_WORKLOADS = {
     False: {"api_version": "apps/v1", "kind": "Deployment"},
     True: {"api_version": "argoproj.io/v1alpha1", "kind": "Rollout"},
 }
+# The checkers of the Kubernetes manifests, pinned: the generated CI installs these, the
+# template's bootstrap (scripts/bootstrap.d/60-k8s-ci.sh) the same versions for its tests.
+K8S_KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
+K8S_CHECK_GO_TOOLS = (K8S_KUSTOMIZE, "github.com/zegl/kube-score/cmd/kube-score@v1.20.0")
+K8S_CHECK_PIP = ("kubernetes-validate==1.37.0",)
+# Kubernetes minors the manifests are validated against: 1.34 (upstream support ended in
+# October 2026) through the newest kubernetes-validate bundles; 1.35 is the oldest supported.
+K8S_VALIDATE_VERSIONS = ("1.34", "1.35", "1.36", "1.37")
+# The deploy job: minutes it may run, and 15 s polls of a canary Rollout's phase (its steps
+# pause 3 x 5 minutes, plus scaling and analysis).
+K8S_DEPLOY_TIMEOUT_MIN = {False: 20, True: 45}
+K8S_DEPLOY_WAIT_POLLS = 160
+# The make targets the generated CI's Go job runs; the template's tests run the same ones.
+CI_MAKE_TARGETS = ("fmt-check", "vet", "lint", "test", "vuln", "tidy-check", "check-conflicts")
 
 REQUIRED_ANSWERS = ("service_name", "http_port", "shutdown_timeout", "owner")
 
@@ -235,4 +249,11 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out.update(one_host(out, answers))
     out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
     out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])
+    out["k8s_check_tools"] = {"go": list(K8S_CHECK_GO_TOOLS), "pip": list(K8S_CHECK_PIP), "kustomize": K8S_KUSTOMIZE}
+    out["k8s_validate_versions"] = list(K8S_VALIDATE_VERSIONS)
+    out["k8s_deploy_timeout_min"] = K8S_DEPLOY_TIMEOUT_MIN[bool(answers.get("k8s_canary"))]
+    out["k8s_deploy_wait_polls"] = K8S_DEPLOY_WAIT_POLLS
+    out["ci_make_targets"] = list(CI_MAKE_TARGETS)
+    host = registry.split("/")[0]
+    out["registry"] = {"host": host, "is_ghcr": host == "ghcr.io"}
     return out

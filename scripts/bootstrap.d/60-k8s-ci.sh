@@ -6,6 +6,8 @@
 # workflows. The Gateway API and Argo Rollouts CRD schemas come from those projects'
 # Go modules (go mod download in the tests, pinned in tests/test_k8s.py).
 # kustomize v5.8.3 needs Go 1.27: v5.8.2 is the newest that builds with Go 1.26.
+# shellcheck: actionlint runs it on every workflow `run:` script, and the tests on check.sh.
+APT_PACKAGES+=(shellcheck)
 PIP_PACKAGES+=(
   "kubernetes-validate==1.37.0"
   "zizmor==1.32.0"
