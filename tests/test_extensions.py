@@ -1,0 +1,155 @@
+"""Fast tier: the Python behind copier.yml's validators and the derived settings."""
+
+from __future__ import annotations
+
+import pytest
+
+import naming
+import settings
+
+
+@pytest.mark.parametrize("name", ["ab", "orders-api", "a1", "x" * 63, "svc-2-b"])
+def test_service_name_accepts_dns1123_labels(name):
+    assert naming.validate_service_name(name) == ""
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "a", "Orders", "orders api", "orders_api", "-orders", "orders-", "1orders", "x" * 64, "a--b", "ördérs"],
+)
+def test_service_name_rejects_everything_else(name):
+    message = naming.validate_service_name(name)
+    assert message.startswith("service_name")
+    assert "DNS-1123" in message
+
+
+@pytest.mark.parametrize(
+    "path", ["github.com/acme/orders-api", "p2", "gitlab.example.com/a/b/c", "example.com/x/v2", "corp.internal/A_b~c"]
+)
+def test_module_path_accepts_go_module_paths(path):
+    assert naming.validate_module_path(path) == ""
+
+
+@pytest.mark.parametrize(
+    "path,fragment",
+    [
+        ("", "must not be empty"),
+        ("https://github.com/acme/x", "scheme"),
+        ("git@github.com:acme/x", "scheme"),
+        ("github.com/acme/my service", "spaces"),
+        ("/github.com/acme", "must not start or end"),
+        ("github.com/acme/", "must not start or end"),
+        ("github.com//acme", "'//'"),
+        ("github.com/acme/x!", "may only contain"),
+        ("GitHub.com/acme/x", "host"),
+        ("github.com/acme/.x", "must not start or end with '.'"),
+        ("github.com/acme/con", "reserved"),
+    ],
+)
+def test_module_path_rejections_say_what_is_allowed(path, fragment):
+    message = naming.validate_module_path(path)
+    assert fragment in message, message
+    assert "e.g." in message
+
+
+@pytest.mark.parametrize("port", [1024, 8080, 65535, "9090"])
+def test_port_accepts_unprivileged_ports(port):
+    assert naming.validate_port(port) == ""
+
+
+@pytest.mark.parametrize("port", [0, 80, 1023, 65536, 70000, -1, "http", "80.5", None])
+def test_port_rejects_out_of_range_or_non_numbers(port):
+    message = naming.validate_port(port)
+    assert "1024" in message and "65535" in message
+
+
+def test_go_versions_are_the_supported_releases():
+    assert naming.SUPPORTED_GO_VERSIONS == ("1.26", "1.25")
+    for bad in ("1.24", "1.27", "2.0", "", "1.26.1"):
+        assert "not supported" in naming.validate_go_version(bad)
+
+
+@pytest.mark.parametrize("owner", ["acme", "Shop-Team", "a"])
+def test_owner_ok(owner):
+    assert naming.validate_owner(owner) == ""
+
+
+@pytest.mark.parametrize("owner", ["", "-acme", "acme corp", "a/b", "x" * 40])
+def test_owner_rejected(owner):
+    assert naming.validate_owner(owner).startswith("owner")
+
+
+@pytest.mark.parametrize("registry", ["ghcr.io/acme", "registry.example.com:5000/shop/team", "localhost/x"])
+def test_registry_ok(registry):
+    assert naming.validate_image_registry(registry) == ""
+
+
+@pytest.mark.parametrize("registry", ["", "https://ghcr.io/acme", "ghcr.io/Acme", "ghcr.io/acme/", "ghcr io"])
+def test_registry_rejected(registry):
+    assert naming.validate_image_registry(registry).startswith("image_registry")
+
+
+def test_project_name_rules():
+    assert naming.validate_project_name("Orders API") == ""
+    assert "empty" in naming.validate_project_name("  ")
+    assert "64" in naming.validate_project_name("x" * 65)
+    assert "quotes" in naming.validate_project_name('Say "hi"')
+
+
+@pytest.mark.parametrize(
+    "project,slug",
+    [("Example Service", "example-service"), ("Orders API v2", "orders-api-v2"), ("  42 Things!", "things"), ("", "service")],
+)
+def test_slugify_gives_a_valid_service_name(project, slug):
+    assert naming.slugify(project) == slug
+    assert naming.validate_service_name(slug) == ""
+
+
+def test_derived_names():
+    assert naming.env_prefix("orders-api") == "ORDERS_API"
+    assert naming.go_identifier("orders-api") == "ordersapi"
+    assert naming.go_identifier("9lives") == "svc9lives"
+    assert naming.title_words("orders-api") == "Orders Api"
+
+
+def test_upstream_ports_are_consecutive_and_bounded():
+    assert naming.upstream_ports(8080, 3) == [8080, 8081, 8082]
+    with pytest.raises(ValueError):
+        naming.upstream_ports(65535, 2)
+    assert settings.validate_instances(2, 65535).startswith("instances")
+    assert settings.validate_instances(0, 8080).startswith("instances")
+    assert settings.validate_instances(4, 8080) == ""
+
+
+def test_license_texts():
+    for license_id in naming.LICENSES:
+        text = naming.license_text(license_id, "acme", 2030)
+        assert "{owner}" not in text and "{year}" not in text
+    assert "Copyright (c) 2030 acme" in naming.license_text("MIT", "acme", 2030)
+    assert "Apache License" in naming.license_text("Apache-2.0", "acme")
+    with pytest.raises(ValueError):
+        naming.license_text("WTFPL", "acme")
+
+
+def answers(**over):
+    base = {"service_name": "orders-api", "http_port": 9090, "shutdown_timeout": 20, "owner": "acme", "instances": 3}
+    base.update(over)
+    return base
+
+
+def test_derive_grace_periods_exceed_the_shutdown_timeout():
+    cg = settings.derive(answers(shutdown_timeout=45))
+    assert cg["shutdown_timeout_s"] == 45
+    assert cg["stop_grace_s"] > 45
+    assert cg["k8s_termination_grace_s"] >= cg["k8s_prestop_sleep_s"] + 45 + 1
+
+
+def test_derive_env_list_matches_prefix_and_defaults():
+    cg = settings.derive(answers())
+    assert cg["env_prefix"] == "ORDERS_API"
+    assert all(var.startswith("ORDERS_API_") for var in cg["env"].values())
+    assert cg["config_defaults"]["HTTP_PORT"] == "9090"
+    assert cg["config_defaults"]["SHUTDOWN_TIMEOUT"] == "20s"
+    assert [f["key"] for f in cg["config_fields"]] == list(cg["env"])
+    assert cg["upstream_ports"] == [9090, 9091, 9092]
+    assert cg["image"] == "ghcr.io/acme/orders-api"

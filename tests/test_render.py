@@ -1,0 +1,86 @@
+"""Fast tier: every answer set renders completely, and optional features are whole files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from answer_sets import ANSWER_SETS
+
+# Jinja left behind: `{{`, `{%` or `{#`. Not Jinja, and meant to stay: GitHub Actions'
+# `${{ ... }}` expressions, Argo Rollouts' `{{args.name}}` analysis arguments and the
+# image-tag patterns `{{version}}`, `{{major}}`, `{{minor}}` of the image workflow.
+LEFTOVER = re.compile(r"(?<!\$)\{\{(?!(args\.[\w-]+|version|major|minor|patch)\}\})|\{%|\{#|%\}|#\}")
+
+
+@pytest.mark.parametrize("name", list(ANSWER_SETS))
+def test_no_jinja_left_anywhere(projects, name):
+    project = projects(name)
+    offenders = []
+    for path in project.rglob("*"):
+        if path.is_dir() or ".git" in path.parts or path.relative_to(project).parts[0] == "bin":
+            continue  # bin/ holds binaries other tests build into the shared project
+        assert not LEFTOVER.search(str(path.relative_to(project))), f"unrendered file name: {path}"
+        assert path.suffix != ".jinja", f"template suffix left: {path}"
+        text = path.read_text(errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if LEFTOVER.search(line):
+                offenders.append(f"{path.relative_to(project)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders[:20])
+
+
+@pytest.mark.parametrize("name", list(ANSWER_SETS))
+def test_answers_file_records_every_answer(projects, name):
+    answers = yaml.safe_load((projects(name) / ".copier-answers.yml").read_text())
+    for question, value in ANSWER_SETS[name].items():
+        assert answers[question] == value, question
+    assert answers["_src_path"]
+
+
+@pytest.mark.parametrize("name", list(ANSWER_SETS))
+def test_service_layout(projects, name):
+    project = projects(name)
+    service = yaml.safe_load((project / ".copier-answers.yml").read_text())["service_name"]
+    assert (project / "cmd" / service / "main.go").is_file()
+    for package in ("app", "config", "httpserver", "health", "logging", "buildinfo", "respond", "api"):
+        assert list((project / "internal" / package).glob("*.go")), package
+    for name_ in ("go.mod", "go.sum", "Makefile", ".golangci.yml", ".env.example", "README.md", "LICENSE",
+                  "docs/operations.md", "docs/updating.md", ".gitignore"):
+        assert (project / name_).is_file(), name_
+    gomod = (project / "go.mod").read_text()
+    module = yaml.safe_load((project / ".copier-answers.yml").read_text())["module_path"]
+    assert gomod.startswith(f"module {module}\n")
+
+
+OPTIONAL = {
+    "with_docker": ["Dockerfile", ".dockerignore", "compose.yaml"],
+    "with_compose": ["compose.yaml"],
+    "with_nginx": ["deploy/nginx"],
+    "with_supervisord": ["deploy/supervisord"],
+    "with_filebeat": ["deploy/filebeat"],
+    "with_kubernetes": ["deploy/k8s"],
+    "with_github_actions": [".github"],
+}
+
+
+@pytest.mark.parametrize("answer", list(OPTIONAL))
+def test_switching_a_feature_off_removes_its_files(projects, answer):
+    on = projects("default")
+    off = projects("minimal")
+    assert ANSWER_SETS["minimal"].get(answer, False) is False or answer == "with_compose"
+    for rel in OPTIONAL[answer]:
+        assert (on / rel).exists(), f"{rel} missing with {answer} on"
+        assert not (off / rel).exists(), f"{rel} present with {answer} off"
+
+
+@pytest.mark.parametrize("line", ["name: {{ service_name }}", "{% if with_nginx %}", "{{cg.env_prefix}}", "x {# note #}"])
+def test_leftover_pattern_catches_jinja(line):
+    assert LEFTOVER.search(line)
+
+
+@pytest.mark.parametrize(
+    "line", ["ref: ${{ github.sha }}", "url: http://{{args.canary-service}}.x", "type=semver,pattern={{major}}.{{minor}}"]
+)
+def test_leftover_pattern_allows_other_tools_syntax(line):
+    assert not LEFTOVER.search(line)

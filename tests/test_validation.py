@@ -1,0 +1,46 @@
+"""Fast tier: every invalid answer is rejected by copier.yml's validators before any file is written."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import generate
+
+INVALID = [
+    ("service_name", "", "must not be empty"),
+    ("service_name", "Orders", "DNS-1123"),
+    ("service_name", "orders api", "DNS-1123"),
+    ("service_name", "x" * 64, "64 characters"),
+    ("service_name", "orders_api", "DNS-1123"),
+    ("module_path", "https://github.com/acme/x", "scheme"),
+    ("module_path", "github.com/acme/my service", "spaces"),
+    ("module_path", "", "must not be empty"),
+    ("http_port", 0, "out of range"),
+    ("http_port", 80, "out of range"),
+    ("http_port", 70000, "out of range"),
+    ("go_version", "1.24", "is not in ['1.26', '1.25']"),
+    ("go_version", "1.19", "is not in ['1.26', '1.25']"),
+    ("shutdown_timeout", 0, "shutdown_timeout must be from 1 to 300"),
+    ("shutdown_timeout", 3600, "shutdown_timeout must be from 1 to 300"),
+    ("owner", "acme corp", "owner"),
+    ("project_name", "", "project_name must not be empty"),
+    ("instances", 0, "instances must be from 1 to 16"),
+    ("image_registry", "https://ghcr.io/acme", "image_registry"),
+    ("description", "x" * 201, "at most 200"),
+]
+
+
+@pytest.mark.parametrize("question,value,message", INVALID, ids=[f"{q}={str(v)[:20]!r}" for q, v, _ in INVALID])
+def test_invalid_answer_is_rejected_and_nothing_is_written(tmp_path, question, value, message):
+    dst = tmp_path / "out"
+    with pytest.raises(ValueError) as excinfo:
+        generate(dst, {question: value})
+    text = str(excinfo.value)
+    assert question in text, text
+    assert message in text, text
+    assert not dst.exists() or not any(dst.iterdir()), f"files were written: {list(dst.rglob('*'))[:5]}"
+
+
+def test_instances_may_not_run_past_the_last_port(tmp_path):
+    with pytest.raises(ValueError, match="exceeds port 65535"):
+        generate(tmp_path / "out", {"http_port": 65535, "instances": 2})
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
