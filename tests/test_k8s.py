@@ -668,3 +668,81 @@ def test_yamllint_passes_on_the_manifests(projects, name):
 
 
 YAMLLINT_CONFIG = "{extends: default, rules: {document-start: disable, line-length: {max: 120}}}"
+
+
+# ------------------------------------------------------------------ the pod spec, run for real
+def http_status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("k8s")
+@pytest.mark.parametrize("name", ("default", "orders"))
+def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, built, name):
+    """The container's environment as the pod gets it (the ConfigMap, GOMEMLIMIT from the memory
+    limit) starts the real binary; the probes' paths answer as the manifest expects; on SIGTERM
+    (after the preStop sleep) it stops serving ready and exits 0 well within the grace period."""
+    import os
+    import signal
+    import socket
+    import time
+
+    from conftest import free_port
+
+    _, cg, _, docs = k8s(name, "production")
+    binary = built(name)
+    spec = pod_spec(docs, cg)
+    (container,) = spec["containers"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(cg["env_prefix"] + "_")}
+    env.update(one(docs, "ConfigMap")["data"])
+    (gomemlimit,) = [e for e in container["env"] if e["name"] == "GOMEMLIMIT"]
+    assert gomemlimit["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory"
+    env["GOMEMLIMIT"] = str(256 * 1024 * 1024)  # what the kubelet puts there for 256Mi
+    # Same settings, but on loopback and a free port instead of the pod's own network.
+    port = free_port()
+    env[cg["env"]["HTTP_HOST"]] = "127.0.0.1"
+    env[cg["env"]["HTTP_PORT"]] = str(port)
+    proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "no listener within 10 s"
+                time.sleep(0.05)
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            path = container[probe]["httpGet"]["path"]
+            assert http_status(f"http://127.0.0.1:{port}{path}") == 200, probe
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        ready_path = container["readinessProbe"]["httpGet"]["path"]
+        seen = []
+        while proc.poll() is None and time.monotonic() - started < spec["terminationGracePeriodSeconds"]:
+            try:
+                seen.append(http_status(f"http://127.0.0.1:{port}{ready_path}"))
+            except OSError:
+                seen.append("closed")
+            time.sleep(0.05)
+        proc.wait(timeout=5)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, proc.communicate()
+    # Once it stops answering ready it never answers ready again (a request racing the signal
+    # may still see 200 first).
+    first_not_ready = next((i for i, status in enumerate(seen) if status != 200), len(seen))
+    assert 200 not in seen[first_not_ready:] and (not seen or seen[-1] != 200), seen
+    budget = spec["terminationGracePeriodSeconds"] - container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert elapsed < budget, (elapsed, budget)
