@@ -181,7 +181,7 @@ def stack(projects, built):
         rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{sock}"))
 
         # nginx, bare-host layout, in front.
-        http_port, https_port = dt.free_ports(1)[0], dt.free_ports(1)[0]
+        http_port, https_port = dt.free_ports(2)
         conf = dt.nginx_prefix(
             project, pub / "nginx", "nginx.conf", port_map=port_map,
             http_port=http_port, https_port=https_port, static_dir=static_dir,
@@ -405,6 +405,11 @@ def test_kill_one_instance_under_load(stack):
     )
     loader.start()
     time.sleep(2)
+    # Freeze it first for a moment so that requests are certainly in flight on it when it
+    # dies (supervisord respawns a killed process within milliseconds: a bare SIGKILL
+    # mostly finds it idle and proves little about failover).
+    os.kill(before["pid"], signal.SIGSTOP)
+    time.sleep(0.5)
     os.kill(before["pid"], signal.SIGKILL)
     killed_at = time.monotonic()
     # supervisord respawns it at once; RUNNING once it has stayed up startsecs.
@@ -422,8 +427,24 @@ def test_kill_one_instance_under_load(stack):
         f"ok {result.ok}, failed {len(result.failed)}; instance {victim} SIGKILLed (pid {before['pid']}) "
         f"and restarted by supervisord as pid {after['pid']} (RUNNING {restarted_in:.1f}s after the kill)"
     )
-    assert result.sent == total, f"only {result.sent} of {total} sent within the time bound"
+    # Bounded in time: on a loaded machine fewer may go out, but the kill must fall
+    # inside a steady stream of requests.
+    assert result.sent >= total // 2, f"only {result.sent} of {total} sent within the time bound"
+    assert sum(1 for r in result.records if r[0] > killed_at + 1) > 100, "load went on after the kill"
     assert not result.failed, result.failed[:10]
+    # Nginx's JSON access log shows the failover: requests that went to the dying
+    # instance first and were answered by another.
+    access = stack.pub / "nginx" / "logs" / Path(stack.cg["nginx"]["access_log"]).name
+    lines = [json.loads(l) for l in access.read_text().splitlines() if l.strip()]
+    mine = [l for l in lines if l["request_id"].startswith(tag)]
+    retried = [l for l in mine if l["upstream_addr"].startswith(f"127.0.0.1:{victim}, ")]
+    stack.reports["kill test failover"] = (
+        f"{len(mine)} access lines, {len(retried)} retried from the killed instance onto another "
+        f"(statuses {sorted({l['status'] for l in retried})}, upstream statuses e.g. "
+        f"{retried[0]['upstream_status'] if retried else None})"
+    )
+    assert len(mine) == result.sent
+    assert retried and all(l["status"] == 200 for l in retried), "no request exercised the failover"
     # The restarted instance takes traffic again (Nginx retries it after fail_timeout).
     back = f"back{uuid.uuid4().hex[:6]}"
     deadline = time.monotonic() + stack.cg["nginx"]["fail_timeout_s"] + 10
