@@ -31,11 +31,22 @@ def test_no_jinja_left_anywhere(projects, name):
 
 
 @pytest.mark.parametrize("name", list(ANSWER_SETS))
-def test_answers_file_records_every_answer(projects, name):
-    answers = yaml.safe_load((projects(name) / ".copier-answers.yml").read_text())
+def test_copie_generates_and_records_every_answer(copie, name):
+    """Generated through pytest-copie, as a template user's test would."""
+    result = copie.copy(extra_answers=ANSWER_SETS[name])
+    assert result.exit_code == 0, result.exception
+    assert result.exception is None
+    answers = yaml.safe_load((result.project_dir / ".copier-answers.yml").read_text())
     for question, value in ANSWER_SETS[name].items():
         assert answers[question] == value, question
+        assert result.answers[question] == value, question
     assert answers["_src_path"]
+
+
+def test_copie_reports_a_rejected_answer(copie):
+    result = copie.copy(extra_answers={"http_port": 80})
+    assert result.exit_code != 0
+    assert "http_port 80 is out of range" in str(result.exception)
 
 
 @pytest.mark.parametrize("name", list(ANSWER_SETS))
