@@ -69,7 +69,7 @@ K8S_VALIDATE_VERSIONS = ("1.34", "1.35", "1.36", "1.37")
 K8S_DEPLOY_TIMEOUT_MIN = {False: 20, True: 45}
 K8S_DEPLOY_WAIT_POLLS = 160
 # The make targets the generated CI's Go job runs; the template's tests run the same ones.
-CI_MAKE_TARGETS = ("fmt-check", "vet", "lint", "test", "vuln", "tidy-check", "check-conflicts")
+CI_MAKE_TARGETS = ("fmt-check", "vet", "lint", "cover", "vuln", "tidy-check", "check-conflicts")
 
 REQUIRED_ANSWERS = ("service_name", "http_port", "shutdown_timeout", "owner")
 

@@ -94,7 +94,7 @@ def test_derive_ci_keys():
         {"service_name": "a", "http_port": 8080, "shutdown_timeout": 1, "owner": "x", "image_registry": "reg.example.com:5000/t"}
     )
     assert cg["registry"] == {"host": "reg.example.com:5000", "is_ghcr": False}
-    assert cg["ci_make_targets"][0] == "fmt-check" and "test" in cg["ci_make_targets"]
+    assert cg["ci_make_targets"][0] == "fmt-check" and "cover" in cg["ci_make_targets"]
     assert cg["k8s_check_tools"]["kustomize"] in cg["k8s_check_tools"]["go"]
     assert cg["k8s_deploy_timeout_min"] == 20
     canary = settings.derive({"service_name": "a", "http_port": 8080, "shutdown_timeout": 1, "owner": "x", "k8s_canary": True})
@@ -281,7 +281,9 @@ def test_ci_runs_the_make_targets_on_prs_and_main(projects, name):
     runs = [s["run"] for s in go["steps"] if "run" in s]
     assert runs == ["make " + " ".join(cg["ci_make_targets"])]
     setup = [s for s in go["steps"] if s.get("uses", "").startswith("actions/setup-go@")][0]
-    assert setup["with"]["go-version-file"] == "go.mod" and setup["with"].get("cache", True) is not False
+    # The newest patch of the answered Go line, not go.mod's minimum (which would pin an old patch).
+    assert setup["with"]["go-version"] == f"{answers_of(project)['go_version']}.x"
+    assert setup["with"]["check-latest"] is True and setup["with"].get("cache", True) is not False
     # Every target exists in the generated Makefile (make's own database) and dry-runs.
     proc = run(["make", "-pRrq", "-f", "Makefile", ":"], project, check=False)
     targets = set(re.findall(r"^([a-zA-Z][\w-]*):", proc.stdout, re.M))
