@@ -157,8 +157,9 @@ def test_every_migration_script_is_registered_and_exists(config):
 
 
 def test_team_owned_files_are_protected(config):
-    team = {"README.md", "internal/api/**", ".env"}
+    # Anchored at the root: a bare README.md would also match deploy/nginx/tls/README.md.
+    team = {"/README.md", "/internal/api/**", "/.env"}
     assert team <= set(config["_skip_if_exists"])
     excludes = config["_exclude"]
-    for path in ("README.md", "internal/api/", ".env"):
+    for path in ("/README.md", "/internal/api/", "/.env"):
         assert "{% if _copier_operation == 'update' %}" + path + "{% endif %}" in excludes

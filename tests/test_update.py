@@ -145,6 +145,8 @@ def release_0_2_0(repo: Path) -> None:
     # Moved file.
     (repo / "template/docs/maintenance").mkdir()
     git(repo, "mv", "template/docs/updating.md", "template/docs/maintenance/updating.md")
+    for doc in (repo / "template/docs").glob("*.md*"):
+        doc.write_text(doc.read_text().replace("(updating.md)", "(maintenance/updating.md)"))
 
 
 def release_0_2_1(repo: Path) -> None:
@@ -272,18 +274,32 @@ def optional_files(project: Path) -> list[str]:
     )
 
 
-def team_edits(project: Path) -> dict[str, str | None]:
+# Answer sets whose team deletes the example API, as its comment invites; the others keep
+# it and add their route beside the example's.
+DROPS_EXAMPLE = {"minimal"}
+
+
+def team_edits(project: Path, drop_example: bool) -> dict[str, str | None]:
     """Edit the project like a team; return {path: content or None if deleted} to check later."""
     answers = answers_of(project)
     prefix = re.sub(r"[^A-Z0-9]", "_", answers["service_name"].upper())
     expect: dict[str, str | None] = {}
     api = project / "internal/api"
-    # A new handler and its route, replacing the example (which the example says to delete).
-    for name in ("greetings.go",):
-        assert (api / name).is_file(), f"the example handler internal/api/{name} is missing"
-        (api / name).unlink()
-        expect[f"internal/api/{name}"] = None
-    for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", TEAM_TEST), ("routes.go", TEAM_ROUTES)):
+    # A new handler and its route.
+    if drop_example:
+        for name in ("greetings.go",):
+            assert (api / name).is_file(), f"the example handler internal/api/{name} is missing"
+            (api / name).unlink()
+            expect[f"internal/api/{name}"] = None
+        routes = TEAM_ROUTES
+    else:
+        routes, count = re.subn(
+            r"(func Register\((\w+) \*gin\.RouterGroup\) \{\n)",
+            "\\1\t\\2.GET(\"/stock/:sku\", Stock)\n",
+            (api / "routes.go").read_text(),
+        )
+        assert count == 1, "internal/api/routes.go has no func Register(x *gin.RouterGroup)"
+    for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", TEAM_TEST), ("routes.go", routes)):
         (api / name).write_text(text)
         expect[f"internal/api/{name}"] = text
     # An edited README.
@@ -332,7 +348,7 @@ def test_update_brings_release_and_keeps_team_edits(releases, tmp_path, name):
     idle_old = (project / "internal/config/config.go").read_text()
     assert 'envDefault:"60s"' in idle_old
 
-    expect = team_edits(project)
+    expect = team_edits(project, drop_example=name in DROPS_EXAMPLE)
     commit_all(project, "Team work: stock endpoint, README, .env, drop a deploy file")
 
     result = update(project, "0.2.0")
@@ -361,11 +377,28 @@ def test_update_brings_release_and_keeps_team_edits(releases, tmp_path, name):
 
     assert_team_edits_survived(project, expect)
     assert conflict_files(project) == []
+    if had_actions:
+        assert_ci_runs_check_conflicts(project)
     sh(["make", "check-conflicts"], project)
     go_checks(project)
     # Nothing else is left for the team to clean up: the update is one reviewable commit.
     commit_all(project, "Update to copier-gin 0.2.0")
     assert git(project, "status", "--porcelain").stdout == ""
+
+
+def assert_ci_runs_check_conflicts(project: Path) -> None:
+    """The generated CI runs `make ... check-conflicts` on every push and pull request."""
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert "push" in triggers and "pull_request" in triggers
+    runs = [
+        step.get("run", "")
+        for job in workflow["jobs"].values()
+        for step in job.get("steps", [])
+    ]
+    assert any(
+        re.search(r"(^|\n)\s*make\b[^\n]*\bcheck-conflicts\b", run) for run in runs
+    ), f"no CI step runs make check-conflicts: {runs}"
 
 
 def test_conflicting_edit_leaves_markers_that_check_conflicts_catches(releases, tmp_path):
@@ -477,15 +510,6 @@ def test_migration_runs_exactly_once(releases, tmp_path):
     assert [out.count(MIGRATION_TAG) for out in outputs] == [1, 0, 0]
 
 
-def test_migration_runs_when_an_update_skips_a_release(releases, tmp_path):
-    # Straight from 0.1.0 to 0.2.1 crosses 0.2.0: the migration runs, once.
-    project = new_project(releases, tmp_path / "jump", ANSWER_SETS["default"])
-    result = update(project, "0.2.1")
-    assert (result.stdout + result.stderr).count(MIGRATION_TAG) == 1
-    assert answers_of(project)["ci_provider"] == "github"
-    assert answers_of(project)["_commit"] == "0.2.1"
-
-
 def check_update(project: Path) -> dict:
     result = copier(project, "check-update", "--output-format", "json")
     return json.loads(result.stdout)
@@ -500,7 +524,10 @@ def test_check_update_reports_newer_release(releases, tmp_path):
     quiet = copier(project, "check-update", "--quiet", check=False)
     assert quiet.returncode == 2
 
-    update(project, "0.2.1")
+    # Straight from 0.1.0 to 0.2.1 crosses 0.2.0: its migration runs, once.
+    result = update(project, "0.2.1")
+    assert (result.stdout + result.stderr).count(MIGRATION_TAG) == 1
+    assert answers_of(project)["ci_provider"] == "github"
     commit_all(project, "Update to 0.2.1")
     report = check_update(project)
     assert report["update_available"] is False
