@@ -512,6 +512,27 @@ def test_migration_runs_exactly_once(releases, tmp_path):
     assert [out.count(MIGRATION_TAG) for out in outputs] == [1, 0, 0]
 
 
+def test_without_the_migration_the_update_would_add_workflows(releases, tmp_path):
+    """Control: the same 0.2.0 without its migration silently turns GitHub Actions back on."""
+    variant = tmp_path / "no-migration"
+    shutil.copytree(releases, variant)
+    git(variant, "checkout", "-q", "0.2.0")
+    config = variant / "copier.yml"
+    text = config.read_text()
+    start = text.index("\n_migrations:\n")
+    end = text.index("\n# ----", start)
+    config.write_text(text[:start] + text[end:])
+    commit_all(variant, "0.2.0 without its migration")
+    git(variant, "tag", "-f", "-a", "0.2.0", "-m", "0.2.0 without its migration")
+
+    project = new_project(variant, tmp_path / "lost", ANSWER_SETS["minimal"])
+    assert not (project / ".github").exists()
+    result = update(project, "0.2.0")
+    assert MIGRATION_TAG not in result.stdout + result.stderr
+    assert answers_of(project)["ci_provider"] == "github"
+    assert (project / ".github/workflows/ci.yml").is_file()
+
+
 def check_update(project: Path) -> dict:
     result = copier(project, "check-update", "--output-format", "json")
     return json.loads(result.stdout)
