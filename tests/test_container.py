@@ -191,7 +191,7 @@ def test_runtime_filesystem_has_no_shell_and_a_static_binary(image: Built, tmp_p
     assert (root / "usr/share/zoneinfo/Europe/Berlin").is_file()
 
 
-def test_serves_as_uid_65532_and_reports_build_args(image: Built):
+def test_serves_as_uid_65532_and_reports_build_args(image: Built, metrics):
     ctx, port = _run(image)
     with ctx as cid:
         status, body = containers.wait_http(f"http://127.0.0.1:{port}{image.cg['liveness_path']}")
@@ -204,6 +204,8 @@ def test_serves_as_uid_65532_and_reports_build_args(image: Built):
         assert (version["version"], version["commit"], version["date"]) == (
             BUILD_ARGS["VERSION"], BUILD_ARGS["COMMIT"], BUILD_ARGS["DATE"])
         assert version["go"].startswith("go1."), version
+        # The builder stand-in carries this machine's toolchain, whatever go_version says.
+        metrics["images"][image.name]["built_with"] = version["go"]
         # The process itself, seen from the host: every uid and gid is 65532, no capabilities.
         pid = containers.podman("inspect", cid, "--format", "{{.State.Pid}}").stdout.strip()
         status_text = Path(f"/proc/{pid}/status").read_text()
@@ -507,15 +509,20 @@ def _https(stack: Stack):
     return http.client.HTTPSConnection("127.0.0.1", stack.https_port, context=ctx, timeout=10)
 
 
-def _request_ids_served(container_name: str) -> set[str]:
+def _access_log(container_name: str) -> dict[str, dict]:
+    """The app's access log lines by request id."""
     proc = containers.podman("logs", container_name)
-    ids = set()
+    lines = {}
     for line in (proc.stdout + proc.stderr).splitlines():
         if line.startswith("{"):
             entry = json.loads(line)
             if entry.get("msg") == "request":
-                ids.add(entry.get("request_id"))
-    return ids
+                lines[entry.get("request_id")] = entry
+    return lines
+
+
+def _request_ids_served(container_name: str) -> set[str]:
+    return set(_access_log(container_name))
 
 
 def test_compose_stack_serves_https_from_both_replicas(stack: Stack, metrics):
@@ -532,9 +539,15 @@ def test_compose_stack_serves_https_from_both_replicas(stack: Stack, metrics):
         assert json.loads(body)["version"] == BUILD_ARGS["VERSION"]
         sent.append(rid)
     conn.close()
-    served = {c: _request_ids_served(c) & set(sent) for c in stack.app_containers}
+    logs = {c: _access_log(c) for c in stack.app_containers}
+    served = {c: set(log) & set(sent) for c, log in logs.items()}
     assert all(served.values()), {c: len(ids) for c, ids in served.items()}
     assert set().union(*served.values()) == set(sent)
+    # The app believes Nginx's X-Forwarded-For (Nginx has the fixed address the app
+    # trusts): the client it logs is the one Nginx saw, not Nginx itself.
+    if stack.nginx_ip:
+        clients = {log[rid]["client_ip"] for c, log in logs.items() for rid in served[c]}
+        assert stack.nginx_ip not in clients and "" not in clients, clients
     # Plain HTTP redirects to HTTPS.
     if stack.http_port:
         plain = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=10)
