@@ -415,6 +415,8 @@ def test_conflicting_edit_leaves_markers_that_check_conflicts_catches(releases, 
     assert "<<<<<<< before updating" in merged and ">>>>>>> after updating" in merged
     assert 'envDefault:"90s"' in merged and 'envDefault:"75s"' in merged
     assert conflict_files(project) == ["internal/config/config.go"]
+    # git also knows: the file is unmerged until the team resolves and adds it.
+    assert "UU internal/config/config.go" in git(project, "status", "--porcelain").stdout.splitlines()
 
     check = sh(["make", "check-conflicts"], project, check=False)
     assert check.returncode != 0
@@ -428,6 +430,8 @@ def test_conflicting_edit_leaves_markers_that_check_conflicts_catches(releases, 
     assert 'envDefault:"90s"' in resolved and CONFLICT_START not in resolved
     sh(["make", "check-conflicts"], project)
     sh(["go", "build", "./..."], project)
+    git(project, "add", "internal/config/config.go")
+    assert "UU" not in git(project, "status", "--porcelain").stdout
 
 
 def test_check_conflicts_catches_a_rej_file(releases, tmp_path):
