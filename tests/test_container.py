@@ -76,6 +76,11 @@ def images(projects, standins, metrics, tmp_path_factory):
     cache: dict[str, Built] = {}
     tags: list[str] = []
 
+    def dangling() -> set[str]:
+        return set(containers.podman("images", "-q", "--no-trunc", "--filter", "dangling=true").stdout.split())
+
+    before = dangling()
+
     def build(name: str) -> Built:
         if name in cache:
             return cache[name]
@@ -113,7 +118,12 @@ def images(projects, standins, metrics, tmp_path_factory):
         cache[name] = Built(name, project, tag, cg, answers)
         return cache[name]
 
-    return build
+    yield build
+    # Intermediate images this session's builds left (every run rebuilds without the
+    # layer cache, so they would only pile up); images that were there before are kept.
+    left = sorted(dangling() - before)
+    if left:
+        containers.podman("rmi", *left, check=False)
 
 
 @pytest.fixture(params=ANSWER_SETS_UNDER_TEST)
