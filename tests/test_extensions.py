@@ -153,3 +153,9 @@ def test_derive_env_list_matches_prefix_and_defaults():
     assert [f["key"] for f in cg["config_fields"]] == list(cg["env"])
     assert cg["upstream_ports"] == [9090, 9091, 9092]
     assert cg["image"] == "ghcr.io/acme/orders-api"
+
+
+def test_build_tags_drop_msgpack_and_embed_tzdata_only_on_scratch():
+    assert settings.derive(answers())["go_build_tags"] == "nomsgpack"
+    assert settings.derive(answers(runtime_image="distroless"))["image_go_build_tags"] == "nomsgpack"
+    assert settings.derive(answers(runtime_image="scratch"))["image_go_build_tags"] == "nomsgpack,timetzdata"
