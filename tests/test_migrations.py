@@ -102,6 +102,20 @@ def test_script_as_copier_runs_it(tmp_path):
     assert yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())["ci_provider"] == "github"
 
 
+def test_script_leaves_answers_alone_when_the_release_lacks_the_new_question(tmp_path):
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text(ANSWERS_0_1_0.format(value="false"))
+    before = answers.read_text()
+    (tmp_path / "old.yml").write_text("with_github_actions:\n  type: bool\n")
+    proc = run_script(".copier-answers.yml", "old.yml", cwd=tmp_path)
+    assert proc.returncode == 0 and "nothing to do" in proc.stderr
+    assert answers.read_text() == before
+    (tmp_path / "new.yml").write_text("ci_provider:\n  type: str\n")
+    proc = run_script(".copier-answers.yml", "new.yml", cwd=tmp_path)
+    assert proc.returncode == 0 and "ci_provider: none" in proc.stderr
+    assert yaml.safe_load(answers.read_text())["ci_provider"] == "none"
+
+
 @pytest.mark.parametrize(
     ("args", "files", "code", "message"),
     [

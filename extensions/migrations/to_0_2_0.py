@@ -83,14 +83,28 @@ def migrate_file(path: Path) -> str:
     return what
 
 
+def template_asks_new_question(config: Path) -> bool:
+    """Whether the release being installed (its copier.yml) asks `ci_provider`.
+
+    The migration is registered for 0.2.0 before that release is made: should 0.2.0 ship
+    without the new question, dropping the old answer would bring back workflows a team
+    turned off, so the migration then leaves the answers alone.
+    """
+    questions = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    return isinstance(questions, dict) and NEW_KEY in questions
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(f"usage: {Path(__file__).name} ANSWERS_FILE", file=sys.stderr)
+    if len(argv) not in (1, 2):
+        print(f"usage: {Path(__file__).name} ANSWERS_FILE [TEMPLATE_COPIER_YML]", file=sys.stderr)
         return 2
     path = Path(argv[0])
     if not path.is_file():
         print(f"{TAG}: {path} not found (run from the project's directory)", file=sys.stderr)
         return 1
+    if len(argv) == 2 and not template_asks_new_question(Path(argv[1])):
+        print(f"{TAG}: nothing to do (the template being installed asks no {NEW_KEY})", file=sys.stderr)
+        return 0
     try:
         what = migrate_file(path)
     except (ValueError, yaml.YAMLError) as exc:
