@@ -77,7 +77,10 @@ def images(projects, standins, metrics, tmp_path_factory):
     tags: list[str] = []
 
     def dangling() -> set[str]:
-        return set(containers.podman("images", "-q", "--no-trunc", "--filter", "dangling=true").stdout.split())
+        # Housekeeping only: podman can fail to list while another process removes images;
+        # then nothing is cleaned this time.
+        proc = containers.podman("images", "-q", "--no-trunc", "--filter", "dangling=true", check=False)
+        return set(proc.stdout.split()) if proc.returncode == 0 else set()
 
     before = dangling()
 

@@ -287,7 +287,7 @@ def team_edits(project: Path, drop_example: bool) -> dict[str, str | None]:
     api = project / "internal/api"
     # A new handler and its route.
     if drop_example:
-        for name in ("greetings.go",):
+        for name in ("greetings.go", "greetings_test.go"):
             assert (api / name).is_file(), f"the example handler internal/api/{name} is missing"
             (api / name).unlink()
             expect[f"internal/api/{name}"] = None
