@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
+from deploy_tools import go_config_defaults
 import pytest
 import yaml
 
@@ -208,12 +209,7 @@ def as_deployment(docs: list[dict]) -> list[dict]:
 
 def go_defaults(project: Path, cg: dict) -> dict[str, str]:
     """The defaults in the Go config struct's tags (internal/config/config.go)."""
-    source = (project / "internal" / "config" / "config.go").read_text()
-    defaults = {}
-    for tag in re.findall(r"`([^`]*env:\"[A-Z_]+\"[^`]*)`", source):
-        key = re.search(r'env:"([A-Z_]+)"', tag).group(1)
-        default = re.search(r'envDefault:"([^"]*)"', tag)
-        defaults[key] = default.group(1) if default else ""
+    defaults = go_config_defaults(project)
     assert set(defaults) == set(cg["env"]), "config.go and derive() disagree on the variables"
     return defaults
 
