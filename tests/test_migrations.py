@@ -177,3 +177,11 @@ def test_team_owned_files_are_protected(config):
     excludes = config["_exclude"]
     for path in ("/README.md", "/internal/api/", "/.env"):
         assert "{% if _copier_operation == 'update' %}" + path + "{% endif %}" in excludes
+
+
+def test_min_copier_version_has_every_feature_copier_yml_uses(config):
+    """`_copier_operation` (used by `_exclude`) exists from Copier 9.6 on."""
+    from packaging.version import Version
+
+    uses_operation = "_copier_operation" in (ROOT / "copier.yml").read_text()
+    assert not uses_operation or Version(config["_min_copier_version"]) >= Version("9.6.0")
