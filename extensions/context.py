@@ -34,8 +34,8 @@ def _load_sibling(name: str):
     return module
 
 
-naming = _load_sibling("naming")
 settings = _load_sibling("settings")
+naming = settings.naming  # loaded once, by settings.py
 
 
 class Validators(Extension):
