@@ -39,6 +39,11 @@ HTTP_IDLE_TIMEOUT_S = 60
 # Largest request body the service accepts (bytes); Nginx's client_max_body_size matches.
 HTTP_MAX_BODY_BYTES = 1 << 20
 
+# Each readiness check's deadline, under the readiness probes' timeout, so a slow
+# dependency turns /readyz 503 instead of timing the probe out.
+K8S_PROBE_TIMEOUT_S = 2
+READINESS_TIMEOUT_MS = 1500
+
 LIVENESS_PATH = "/livez"
 READINESS_PATH = "/readyz"
 VERSION_PATH = "/version"
@@ -71,7 +76,24 @@ K8S_DEPLOY_WAIT_POLLS = 160
 # The make targets the generated CI's Go job runs; the template's tests run the same ones.
 CI_MAKE_TARGETS = ("fmt-check", "vet", "lint", "cover", "vuln", "tidy-check", "check-conflicts")
 
+# Settings of the generated example (internal/service/settings.go): key, default, doc.
+EXAMPLE_SETTINGS = (
+    ("SALUTATIONS_URL", "", "Base URL of the salutations API the example greeting calls for other languages; empty: no such API."),
+    ("SALUTATIONS_TIMEOUT", "3s", "Time one call to the salutations API may take, retries included."),
+)
+
 REQUIRED_ANSWERS = ("service_name", "http_port", "shutdown_timeout", "owner")
+
+# Modules the template-owned Go code imports, at the versions go.mod pins (go.mod is the
+# team's once generated: `make deps` raises it to at least these on `make update`).
+GO_REQUIRES = (
+    "github.com/caarlos0/env/v11@v11.4.1",
+    "github.com/gin-gonic/gin@v1.10.1",
+    "github.com/go-playground/validator/v10@v10.30.1",
+)
+# Modules of the generated example code only (internal/upstream): pinned in go.mod at
+# copy, never raised by updates.
+GO_EXAMPLE_REQUIRES = ("github.com/sony/gobreaker/v2@v2.4.0",)
 
 # Build tags of every build of the service. nomsgpack drops Gin's MessagePack codec,
 # which the service does not use, from the binary (about a third of its size).
@@ -147,6 +169,9 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "log_backups": LOG_BACKUPS,
         "trusted_proxies": "127.0.0.1",
         "listen_host": "127.0.0.1",
+        # -env-file arguments of the program: the team's settings, then host-only secrets.
+        "env_file": f"/etc/{service}/{service}.env",
+        "secrets_env_file": f"/etc/{service}/secrets.env",
     }
     nginx = {
         "upstream": cg["env_prefix"].lower(),
@@ -217,6 +242,8 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         "readiness_path": READINESS_PATH,
         "version_path": VERSION_PATH,
         "api_prefix": API_PREFIX,
+        "readiness_timeout_ms": READINESS_TIMEOUT_MS,
+        "k8s_probe_timeout_s": K8S_PROBE_TIMEOUT_S,
         "uid": UID,
         "gid": GID,
         "stop_grace_s": shutdown + SHUTDOWN_MARGIN_S,
@@ -250,6 +277,12 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         ("TRUSTED_PROXIES", "", "Comma-separated IPs/CIDRs of proxies allowed to set the client IP; empty trusts none."),
     ]
     out["env"] = {key: f"{prefix}_{key}" for key, _, _ in fields}
+    # The example's own settings (internal/service.Settings, the team's file once
+    # generated): .env.example lists them after the platform's.
+    out["example_settings"] = {key: default for key, default, _ in EXAMPLE_SETTINGS}
+    out["example_setting_fields"] = [
+        {"key": key, "var": f"{prefix}_{key}", "default": default, "doc": doc} for key, default, doc in EXAMPLE_SETTINGS
+    ]
     # The Go config's default for every variable, as the text an env file or ConfigMap
     # holds (durations in Go syntax).
     out["config_defaults"] = {key: default for key, default, _ in fields}
@@ -264,6 +297,10 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["k8s_deploy_timeout_min"] = K8S_DEPLOY_TIMEOUT_MIN[bool(answers.get("k8s_canary"))]
     out["k8s_deploy_wait_polls"] = K8S_DEPLOY_WAIT_POLLS
     out["ci_make_targets"] = list(CI_MAKE_TARGETS)
+    out["go_requires"] = list(GO_REQUIRES)
+    out["go_mod_requires"] = sorted(
+        [tuple(r.split("@")) for r in GO_REQUIRES + GO_EXAMPLE_REQUIRES]
+    )
     host = registry.split("/")[0]
     out["registry"] = {"host": host, "is_ghcr": host == "ghcr.io"}
     return out

@@ -27,10 +27,13 @@ type Readiness struct {
 }
 
 // Status is the result of a readiness evaluation.
+// Checks says "ok" or "failing" per check: the reasons (addresses, names) are for the
+// log, never for whoever asked.
 type Status struct {
 	Ready  bool              `json:"-"`
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks,omitempty"`
+	Errors map[string]error  `json:"-"`
 }
 
 // New returns a Readiness whose checks each get at most timeout.
@@ -66,6 +69,7 @@ func (r *Readiness) Evaluate(ctx context.Context) Status {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	results := make(map[string]string, len(checks))
+	failures := map[string]error{}
 	var (
 		wg sync.WaitGroup
 		mu sync.Mutex
@@ -74,22 +78,21 @@ func (r *Readiness) Evaluate(ctx context.Context) Status {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			result := "ok"
-			if err := check(ctx); err != nil {
-				result = err.Error()
-			}
+			err := check(ctx)
 			mu.Lock()
-			results[name] = result
-			mu.Unlock()
+			defer mu.Unlock()
+			results[name] = "ok"
+			if err != nil {
+				results[name] = "failing"
+				failures[name] = err
+			}
 		}()
 	}
 	wg.Wait()
 
 	st := Status{Ready: true, Status: "ready", Checks: results}
-	for _, result := range results {
-		if result != "ok" {
-			st.Ready, st.Status = false, "unavailable"
-		}
+	if len(failures) > 0 {
+		st.Ready, st.Status, st.Errors = false, "unavailable", failures
 	}
 	return st
 }

@@ -24,8 +24,15 @@ func TestFailingCheckMakesNotReady(t *testing.T) {
 	if st.Ready || st.Status != "unavailable" {
 		t.Fatalf("got %+v, want unavailable", st)
 	}
-	if st.Checks["db"] != "ok" || st.Checks["cache"] != "connection refused" {
+	// The public answer says which check fails, never why: the reason is for the log.
+	if st.Checks["db"] != "ok" || st.Checks["cache"] != "failing" {
 		t.Fatalf("checks = %v", st.Checks)
+	}
+	if err := st.Errors["cache"]; err == nil || err.Error() != "connection refused" {
+		t.Fatalf("errors = %v, want the cache's reason", st.Errors)
+	}
+	if _, ok := st.Errors["db"]; ok {
+		t.Fatalf("errors = %v, want only the failing check", st.Errors)
 	}
 }
 

@@ -1,19 +1,100 @@
 // Code managed by copier-gin: take template improvements with `make update`.
 
-// Package logging builds the service's structured logger.
+// Package logging builds the service's structured logger and carries request-scoped
+// values (the request ID) in context.Context, so that every line logged while serving
+// a request says which request it belongs to.
+//
+// In a handler, log through the context:
+//
+//	logging.From(ctx).Info("order placed", slog.String("order", id))
+//
+// or through any *slog.Logger with a Context method (slog.InfoContext(ctx, ...)):
+// the handler New returns adds "request_id" from ctx to every record. Stray log.Printf
+// and slog.Info calls are JSON too, because the service makes this logger the default.
 package logging
 
 import (
+	"context"
 	"io"
 	"log/slog"
 )
 
+// RequestIDAttr is the attribute every request-scoped line carries.
+const RequestIDAttr = "request_id"
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+)
+
 // New returns a logger writing one JSON object per line (format "json") or
-// logfmt-style text (format "text") at the given level.
+// logfmt-style text (format "text") at the given level. Records logged with a
+// context carrying a request ID get a "request_id" attribute.
 func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(contextHandler{Handler: h})
+}
+
+// WithRequestID returns ctx carrying the request ID id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request ID ctx carries, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithLogger returns ctx carrying logger; From returns it.
+func WithLogger(ctx context.Context, logger *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey, logger)
+}
+
+// From returns the logger for ctx: the request's logger (with its request ID) while
+// serving a request, otherwise slog.Default().
+func From(ctx context.Context) *slog.Logger {
+	if logger, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
+		return logger
+	}
+	return slog.Default()
+}
+
+// ForRequest returns base with the request ID bound, for WithLogger.
+func ForRequest(base *slog.Logger, id string) *slog.Logger {
+	h := base.Handler()
+	if ch, ok := h.(contextHandler); ok {
+		return slog.New(contextHandler{Handler: ch.Handler.WithAttrs([]slog.Attr{slog.String(RequestIDAttr, id)}), bound: true})
+	}
+	return base.With(slog.String(RequestIDAttr, id))
+}
+
+// contextHandler adds the request ID from the record's context, unless the logger
+// already has it bound (ForRequest).
+type contextHandler struct {
+	slog.Handler
+	bound bool
+}
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if !h.bound && ctx != nil {
+		if id := RequestID(ctx); id != "" {
+			r.AddAttrs(slog.String(RequestIDAttr, id))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return contextHandler{Handler: h.Handler.WithAttrs(attrs), bound: h.bound}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{Handler: h.Handler.WithGroup(name), bound: h.bound}
 }
