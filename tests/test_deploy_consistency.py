@@ -9,6 +9,7 @@ Filebeat YAML, the Go config struct tags and .env.example), never from the templ
 from __future__ import annotations
 
 import ipaddress
+import shlex
 import re
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import pytest
 
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
+from conftest import ROOT  # noqa: F401 - puts extensions/ on sys.path
+import settings  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +98,13 @@ def test_supervisord_instances_are_the_nginx_upstream(r):
     assert env[r.var("HTTP_HOST")] == "127.0.0.1"
     assert env[r.var("GIN_MODE")] == "release" and env[r.var("LOG_FORMAT")] == "json"
     assert set(env) <= {r.var(k) for k in ("HTTP_HOST", "HTTP_PORT", "TRUSTED_PROXIES", "GIN_MODE", "LOG_FORMAT")}
-    assert Path(r.program["command"]).name == r.service and Path(r.program["command"]).is_absolute()
+    argv = shlex.split(r.program["command"])
+    assert Path(argv[0]).name == r.service and Path(argv[0]).is_absolute()
+    # The service's settings: the team's env file, then the host-only secrets, both under /etc/<service>.
+    cg = settings.derive(r.answers)
+    assert argv[1:] == ["serve", "-env-file", cg["host"]["env_file"], "-env-file", cg["host"]["secrets_env_file"]]
+    assert Path(cg["host"]["env_file"]).parent == Path(cg["host"]["secrets_env_file"]).parent == Path("/etc") / r.service
+    assert (r.project / "deploy/supervisord" / f"{r.service}.env").is_file(), "the team's env file for the host"
     assert (r.project / "cmd" / r.service / "main.go").exists()
 
 

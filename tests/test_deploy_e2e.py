@@ -126,7 +126,10 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
 def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, first_port: int, log_dir: Path) -> None:
     text = src.read_text()
     replacements = [
-        (f"command={cg['host']['bin_path']}\n", f"command={binary}\n"),
+        (f"command={cg['host']['bin_path']} ", f"command={binary} "),
+        # The env files (/etc/<service>/...) as installed next to the binary, readable by the instances.
+        (f" -env-file {cg['host']['env_file']} ", f" -env-file {pub}/etc/{Path(cg['host']['env_file']).name} "),
+        (f" -env-file {cg['host']['secrets_env_file']}\n", f" -env-file {pub}/etc/{Path(cg['host']['secrets_env_file']).name}\n"),
         (f"directory={cg['host']['install_dir']}\n", f"directory={pub}\n"),
         (f"user={cg['host']['user']}\n", "user=nobody\n"),
         (f"numprocs_start={cg['http_port']}\n", f"numprocs_start={first_port}\n"),
@@ -157,6 +160,10 @@ def running_stack(project: Path, binary: Path):
         static_dir = pub / "static"
         static_dir.mkdir()
         (static_dir / "app.css").write_text("body { color: #123456; }\n" * 100)
+        # The team's env file installed as the deployment docs say, and an (empty) secrets file.
+        (pub / "etc").mkdir()
+        shutil.copy(project / "deploy" / "supervisord" / f"{cg['service']}.env", pub / "etc" / Path(cg["host"]["env_file"]).name)
+        (pub / "etc" / Path(cg["host"]["secrets_env_file"]).name).write_text("# host-only secrets\n")
         ports = dt.free_ports(cg["instances"])
         port_map = dict(zip(cg["upstream_ports"], ports))
 

@@ -267,7 +267,9 @@ def test_supervisord_parses_and_knows_every_key(projects, name, tmp_path, monkey
     from supervisor.datatypes import RestartUnconditionally
 
     for proc, port in zip(procs, cg["upstream_ports"]):
-        assert proc.command == cg["host"]["bin_path"] and proc.command.startswith("/")
+        assert proc.command.split()[0] == cg["host"]["bin_path"] and proc.command.startswith("/")
+        assert proc.command.split()[1:] == ["serve", "-env-file", cg["host"]["env_file"],
+                                            "-env-file", cg["host"]["secrets_env_file"]]
         assert proc.environment[cg["env"]["HTTP_PORT"]] == str(port)
         assert proc.environment[cg["env"]["TRUSTED_PROXIES"]] == "127.0.0.1"
         assert proc.environment[cg["env"]["HTTP_HOST"]] == "127.0.0.1"
@@ -335,14 +337,15 @@ def test_filebeat_structure(projects, name):
 
 # ------------------------------------------------------------------ optional features
 FEATURE_FILES = {
-    "with_docker": ["Dockerfile", ".dockerignore", "compose.yaml", "deploy/nginx/nginx-compose.conf"],
-    "with_compose": ["compose.yaml", "deploy/nginx/nginx-compose.conf"],
+    "with_docker": ["Dockerfile", ".dockerignore", "compose.yaml", "deploy/compose", "deploy/nginx/nginx-compose.conf"],
+    "with_compose": ["compose.yaml", "deploy/compose", "deploy/nginx/nginx-compose.conf"],
     "with_nginx": ["deploy/nginx"],
     "with_supervisord": ["deploy/supervisord"],
     "with_filebeat": ["deploy/filebeat"],
 }
 
-ONE_HOST_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "deploy/nginx", "deploy/supervisord", "deploy/filebeat"]
+ONE_HOST_FILES = ["Dockerfile", ".dockerignore", "compose.yaml", "deploy/compose", "deploy/nginx", "deploy/supervisord",
+                  "deploy/filebeat"]
 
 
 def _files(root: Path) -> set[str]:

@@ -29,6 +29,8 @@ from pathlib import Path
 import jsonschema
 from deploy_tools import go_config_defaults
 import pytest
+
+import deploy_tools as dt
 import yaml
 
 from conftest import ROOT, go_env, run
@@ -446,7 +448,11 @@ def test_configmap_holds_the_go_defaults_and_is_referenced_by_hash(k8s, name):
     project, cg, _, docs = k8s(name, "staging")
     defaults = go_defaults(project, cg)
     configmap = one(docs, "ConfigMap")
-    assert configmap["data"] == {cg["env"][k]: v for k, v in defaults.items()}
+    # The platform's defaults (base/config.env) merged with the team's settings
+    # (team/config.env, through the team component): together, every line of .env.example.
+    team = dt.env_file(project / "deploy" / "k8s" / "team" / "config.env")
+    assert team, "the team component's config.env lists the service's own settings"
+    assert configmap["data"] == {**{cg["env"][k]: v for k, v in defaults.items()}, **team}
     assert configmap["data"] == {k: v for k, v in env_example(project).items()}
     assert re.fullmatch(rf"{cg['service']}-config-[a-z0-9]{{10}}", configmap["metadata"]["name"])
     container = pod_spec(docs, cg)["containers"][0]

@@ -164,8 +164,9 @@ def test_every_migration_script_is_registered_and_exists(config):
         assert script, entry["command"]
         assert (ROOT / script[1]).is_file()
         registered.add(Path(script[1]).name)
-        # The script is named after the release that needs it.
-        assert Path(script[1]).stem == "to_" + entry["version"].replace(".", "_")
+        # The script is named after the release that needs it (to_0_2_0.py, to_0_2_0_seams.py).
+        stem, release = Path(script[1]).stem, "to_" + entry["version"].replace(".", "_")
+        assert stem == release or stem.startswith(release + "_"), stem
     on_disk = {p.name for p in MIGRATIONS.glob("to_*.py")}
     assert on_disk == registered
 
@@ -185,3 +186,94 @@ def test_min_copier_version_has_every_feature_copier_yml_uses(config):
 
     uses_operation = "_copier_operation" in (ROOT / "copier.yml").read_text()
     assert not uses_operation or Version(config["_min_copier_version"]) >= Version("9.6.0")
+
+
+# --------------------------------------------------------------------------- 0.2.0 seams
+
+seams = load("to_0_2_0_seams")
+
+ROUTES_0_1_0 = """\
+// Package api holds the service's business endpoints.
+package api
+
+import "github.com/gin-gonic/gin"
+
+// Register mounts the API's routes on the /api/v1 group.
+func Register(v1 *gin.RouterGroup) {
+	greetings := v1.Group("/greetings")
+	greetings.POST("", CreateGreeting)
+}
+"""
+
+TEST_0_1_0 = """\
+package api
+
+import (
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+func newRouter() *gin.Engine {
+	engine := gin.New()
+	Register(engine.Group("/api/v1"))
+	return engine
+}
+"""
+
+
+def test_seams_migration_adapts_the_0_1_0_register(tmp_path):
+    api = tmp_path / "internal" / "api"
+    api.mkdir(parents=True)
+    (api / "routes.go").write_text(ROUTES_0_1_0)
+    (api / "greetings_test.go").write_text(TEST_0_1_0)
+    notes = seams.adapt_api(tmp_path, "example.com/orders")
+    routes = (api / "routes.go").read_text()
+    assert "func Register(r *gin.RouterGroup, _ *service.Deps) {\n\tv1 := r.Group(\"/api/v1\")\n" in routes
+    assert 'import (\n\t"github.com/gin-gonic/gin"\n\n\t"example.com/orders/internal/service"\n)' in routes
+    assert 'greetings := v1.Group("/greetings")' in routes, "the team's routes are kept"
+    test = (api / "greetings_test.go").read_text()
+    assert 'Register(engine.Group(""), &service.Deps{})' in test
+    assert '\t"github.com/gin-gonic/gin"\n\n\t"example.com/orders/internal/service"\n)' in test
+    assert len(notes) == 2
+    # Again: nothing left to do, nothing changes.
+    assert seams.adapt_api(tmp_path, "example.com/orders") == []
+    assert (api / "routes.go").read_text() == routes
+
+
+def test_seams_migration_names_a_register_it_cannot_adapt(tmp_path):
+    api = tmp_path / "internal" / "api"
+    api.mkdir(parents=True)
+    custom = ROUTES_0_1_0.replace("func Register(v1 *gin.RouterGroup) {", "func Register(g *gin.RouterGroup, extra int) {")
+    (api / "routes.go").write_text(custom)
+    notes = seams.adapt_api(tmp_path, "example.com/orders")
+    assert notes == ["internal/api/routes.go: change Register to Register(r *gin.RouterGroup, deps *service.Deps) by hand"]
+    assert (api / "routes.go").read_text() == custom
+
+
+@pytest.mark.parametrize("answers, present, absent", [
+    ({"service_name": "orders-api", "module_path": "example.com/orders", "http_port": 9090, "shutdown_timeout": 5,
+      "owner": "shop", "with_docker": True, "with_compose": True, "with_kubernetes": True, "with_supervisord": True},
+     ["internal/service/service.go", "internal/upstream/upstream.go", "deploy/compose/app.env",
+      "deploy/k8s/team/kustomization.yaml", "deploy/k8s/team/production/config.env", "deploy/supervisord/orders-api.env"],
+     []),
+    ({"service_name": "p2", "module_path": "p2", "http_port": 1024, "shutdown_timeout": 1, "owner": "fin",
+      "with_docker": False, "with_kubernetes": False, "with_supervisord": False, "with_nginx": False},
+     ["internal/service/settings.go"],
+     ["deploy/compose/app.env", "deploy/k8s/team/kustomization.yaml", "deploy/supervisord/p2.env"]),
+])
+def test_seams_migration_renders_only_missing_team_files(tmp_path, answers, present, absent):
+    keep = tmp_path / "internal" / "service" / "settings.go"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("package service // the team's own\n")
+    created = seams.render_missing(tmp_path, ROOT, answers)
+    for rel in present:
+        assert (tmp_path / rel).is_file(), rel
+    for rel in absent:
+        assert not (tmp_path / rel).exists(), rel
+    assert keep.read_text() == "package service // the team's own\n", "an existing team file was overwritten"
+    assert "internal/service/settings.go" not in created
+    assert all(seams.TEAM_FILE.match(rel) for rel in created)
+    assert not any(rel.startswith(("internal/app", "internal/config", "deploy/k8s/base")) for rel in created)
+    service = (tmp_path / "internal/service/service.go").read_text()
+    assert f'"{answers["module_path"]}/internal/lifecycle"' in service and "{{" not in service

@@ -54,10 +54,11 @@ def test_service_layout(projects, name):
     project = projects(name)
     service = yaml.safe_load((project / ".copier-answers.yml").read_text())["service_name"]
     assert (project / "cmd" / service / "main.go").is_file()
-    for package in ("app", "config", "httpserver", "health", "logging", "buildinfo", "respond", "api"):
+    for package in ("app", "config", "httpserver", "health", "lifecycle", "logging", "buildinfo", "respond", "api",
+                    "service", "upstream"):
         assert list((project / "internal" / package).glob("*.go")), package
     for name_ in ("go.mod", "go.sum", "Makefile", ".golangci.yml", ".env.example", "README.md", "LICENSE",
-                  "docs/operations.md", "docs/updating.md", ".gitignore"):
+                  "docs/operations.md", "docs/updating.md", "docs/architecture.md", ".gitignore"):
         assert (project / name_).is_file(), name_
     gomod = (project / "go.mod").read_text()
     module = yaml.safe_load((project / ".copier-answers.yml").read_text())["module_path"]
@@ -66,7 +67,7 @@ def test_service_layout(projects, name):
 
 OPTIONAL = {
     "with_docker": ["Dockerfile", ".dockerignore", "compose.yaml"],
-    "with_compose": ["compose.yaml"],
+    "with_compose": ["compose.yaml", "deploy/compose"],
     "with_nginx": ["deploy/nginx"],
     "with_supervisord": ["deploy/supervisord"],
     "with_filebeat": ["deploy/filebeat"],

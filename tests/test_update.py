@@ -189,7 +189,9 @@ def update(project: Path, ref: str, *extra: str, check: bool = True):
 
 
 def go_checks(project: Path) -> None:
-    for cmd in (["go", "build", "./..."], ["go", "vet", "./..."], ["go", "test", "-count=1", "./..."]):
+    # What `make update` runs after `copier update`: go.mod raised to the template's
+    # modules, .env.example rewritten from the settings structs (a Go test checks it).
+    for cmd in (["make", "deps", "env-example"], ["go", "build", "./..."], ["go", "vet", "./..."], ["go", "test", "-count=1", "./..."]):
         sh(cmd, project)
 
 
@@ -230,12 +232,16 @@ TEAM_ROUTES = """\
 // Package api holds the service's business endpoints. Owned by the team.
 package api
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
 
-// Register mounts the API's routes on the versioned group.
-func Register(v1 *gin.RouterGroup) {
-	v1.GET("/stock/:sku", Stock)
-}
+	"{module}/internal/service"
+)
+
+// Register mounts the API's routes under /api/v1.
+func Register(r *gin.RouterGroup, _ *service.Deps) {{
+	r.GET("/api/v1/stock/:sku", Stock)
+}}
 """
 
 TEAM_TEST = """\
@@ -248,18 +254,20 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+
+	"{module}/internal/service"
 )
 
-func TestStockRoute(t *testing.T) {
+func TestStockRoute(t *testing.T) {{
 	gin.SetMode(gin.TestMode)
 	engine := gin.New()
-	Register(engine.Group("/api/v1"))
+	Register(engine.Group(""), &service.Deps{{}})
 	rec := httptest.NewRecorder()
 	engine.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/stock/abc-1", nil))
-	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"sku":"abc-1"`) {
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"sku":"abc-1"`) {{
 		t.Fatalf("GET /api/v1/stock/abc-1 = %d %s", rec.Code, rec.Body.String())
-	}
-}
+	}}
+}}
 """
 
 README_NOTES = "\n## On call\n\nPage the stock team in #stock-oncall; runbook in the wiki.\n"
@@ -291,15 +299,16 @@ def team_edits(project: Path, drop_example: bool) -> dict[str, str | None]:
             assert (api / name).is_file(), f"the example handler internal/api/{name} is missing"
             (api / name).unlink()
             expect[f"internal/api/{name}"] = None
-        routes = TEAM_ROUTES
+        routes = TEAM_ROUTES.format(module=answers["module_path"])
     else:
         routes, count = re.subn(
-            r"(func Register\((\w+) \*gin\.RouterGroup\) \{\n)",
-            "\\1\t\\2.GET(\"/stock/:sku\", Stock)\n",
+            r"(\n(\t+)(\w+) := r\.Group\(\"/api/v1\"\)\n)",
+            "\\1\\2\\3.GET(\"/stock/:sku\", Stock)\n",
             (api / "routes.go").read_text(),
         )
-        assert count == 1, "internal/api/routes.go has no func Register(x *gin.RouterGroup)"
-    for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", TEAM_TEST), ("routes.go", routes)):
+        assert count == 1, "internal/api/routes.go has no v1 := r.Group(\"/api/v1\") in Register"
+    team_test = TEAM_TEST.format(module=answers["module_path"])
+    for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", team_test), ("routes.go", routes)):
         (api / name).write_text(text)
         expect[f"internal/api/{name}"] = text
     # An edited README.

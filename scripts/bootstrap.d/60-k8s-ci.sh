@@ -6,12 +6,14 @@
 # workflows. The Gateway API and Argo Rollouts CRD schemas come from those projects'
 # Go modules (go mod download in the tests, pinned in tests/test_k8s.py).
 # kustomize v5.8.3 needs Go 1.27: v5.8.2 is the newest that builds with Go 1.26.
+# check-jsonschema checks the Dependabot config against its vendored schema.
 # shellcheck: actionlint runs it on every workflow `run:` script, and the tests on check.sh.
 APT_PACKAGES+=(shellcheck)
 PIP_PACKAGES+=(
   "kubernetes-validate==1.37.0"
   "zizmor==1.32.0"
   "yamllint==1.38.0"
+  "check-jsonschema==0.39.0"
 )
 GO_TOOLS+=(
   "sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
