@@ -93,7 +93,7 @@ def test_dockerfile_hardening(projects, name):
     else:
         assert "-tags nomsgpack " in build_run
     ignored = (project / ".dockerignore").read_text().split()
-    for entry in (".git", ".env", ".env.*", "bin/"):
+    for entry in (".git", ".env", ".env.*", "*.secrets.env", "deploy/", "bin/"):
         assert entry in ignored
 
 

@@ -270,6 +270,35 @@ func TestStockRoute(t *testing.T) {{
 }}
 """
 
+TEAM_SETTINGS = """\
+package service
+
+// Settings are the service's own settings: none yet.
+type Settings struct{}
+"""
+
+TEAM_SERVICE = """\
+// Package service builds what the handlers need. Owned by the team.
+package service
+
+import (
+	"context"
+	"log/slog"
+
+	"{module}/internal/lifecycle"
+)
+
+// Deps are the service's dependencies.
+type Deps struct {{
+	Logger *slog.Logger
+}}
+
+// New builds the dependencies.
+func New(_ context.Context, _ Settings, life *lifecycle.Hooks) (*Deps, error) {{
+	return &Deps{{Logger: life.Logger()}}, nil
+}}
+"""
+
 README_NOTES = "\n## On call\n\nPage the stock team in #stock-oncall; runbook in the wiki.\n"
 
 
@@ -311,6 +340,17 @@ def team_edits(project: Path, drop_example: bool) -> dict[str, str | None]:
     for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", team_test), ("routes.go", routes)):
         (api / name).write_text(text)
         expect[f"internal/api/{name}"] = text
+    if drop_example:
+        # The example dependency goes too: its package, its wiring and its settings.
+        module = answers["module_path"]
+        shutil.rmtree(project / "internal/upstream")
+        expect["internal/upstream/upstream.go"] = None
+        (project / "internal/service/service_test.go").unlink()
+        expect["internal/service/service_test.go"] = None
+        for name, text in (("settings.go", TEAM_SETTINGS), ("service.go", TEAM_SERVICE.format(module=module))):
+            (project / "internal/service" / name).write_text(text)
+            expect[f"internal/service/{name}"] = text
+        sh(["make", "tidy", "env-example"], project)
     # An edited README.
     readme = project / "README.md"
     assert readme.is_file(), "README.md is missing"
