@@ -52,18 +52,23 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// WithLogger returns ctx carrying logger; From returns it.
+// WithLogger returns ctx carrying logger, the base of what From returns.
 func WithLogger(ctx context.Context, logger *slog.Logger) context.Context {
 	return context.WithValue(ctx, loggerKey, logger)
 }
 
-// From returns the logger for ctx: the request's logger (with its request ID) while
-// serving a request, otherwise slog.Default().
+// From returns the logger for ctx: while serving a request, the service's logger with
+// the request's ID bound to every line; otherwise slog.Default(). The binding is made
+// here, when a handler asks, not for every request.
 func From(ctx context.Context) *slog.Logger {
-	if logger, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return logger
+	logger, ok := ctx.Value(loggerKey).(*slog.Logger)
+	if !ok {
+		logger = slog.Default()
 	}
-	return slog.Default()
+	if id := RequestID(ctx); id != "" {
+		return ForRequest(logger, id)
+	}
+	return logger
 }
 
 // ForRequest returns base with the request ID bound, for WithLogger.
