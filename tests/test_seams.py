@@ -25,12 +25,14 @@ A control does the same work the old way, in template-owned files, and conflicts
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.server
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import sys
 import subprocess
 import threading
@@ -45,6 +47,7 @@ import yaml
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
 from conftest import ROOT, free_port
+import settings  # noqa: E402 - extensions/ is on sys.path (conftest)
 from test_update import commit_all, conflict_files, copy_working_tree, git, new_project, replace_once, sh
 
 pytestmark = [pytest.mark.slow]
@@ -482,6 +485,47 @@ def running(team: Team, inventory: Inventory):
         assert lines[-1]["msg"] == "stopped"
 
 
+def assert_nginx_runs_the_team_location(team: Team, service_port: int) -> None:
+    """The generated Nginx (bare-host layout) runs in front of the service with the team's
+    locations.d/ and http.d/ files: its location answers, and its own body limit applies."""
+    answers = {k: v for k, v in team.answers.items() if not k.startswith("_")}
+    ports = settings.derive(answers)["upstream_ports"]
+    pub = dt.world_readable_tmpdir("cg-seams-nginx-")
+    http_port, https_port = dt.free_ports(2)
+    conf = dt.nginx_prefix(team.project, pub / "nginx", "nginx.conf", port_map={p: service_port for p in ports},
+                           http_port=http_port, https_port=https_port)
+    nginx = subprocess.Popen(["nginx", "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        ctx = ssl.create_default_context(cafile=str(conf.parent / "tls" / "fullchain.pem"))
+
+        def https(method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+            deadline = time.monotonic() + 10
+            while True:
+                conn = http.client.HTTPSConnection("127.0.0.1", https_port, context=ctx, timeout=10)
+                try:
+                    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    return resp.status, resp.read()
+                except OSError:
+                    assert nginx.poll() is None, nginx.communicate()[1]
+                    assert time.monotonic() < deadline, "nginx did not answer within 10 s"
+                    time.sleep(0.1)
+                finally:
+                    conn.close()
+
+        status, body = https("GET", "/api/v1/stock/abc-1")
+        assert status == 200 and json.loads(body)["source"] == "inventory", body
+        big = b'{"name": "' + b"x" * 2048 + b'"}'
+        # The team's location limits bodies to 1k; the template's location / allows 1m.
+        assert https("POST", "/api/v1/stock/abc-1", big)[0] == 413
+        assert https("POST", "/api/v1/greetings", big)[0] != 413
+    finally:
+        nginx.terminate()
+        nginx.communicate(timeout=30)
+        shutil.rmtree(pub, ignore_errors=True)
+
+
 def assert_team_behaviour(team: Team) -> None:
     inventory = Inventory()
     try:
@@ -494,6 +538,8 @@ def assert_team_behaviour(team: Team) -> None:
             assert get(base, "/api/v1/stock/missing")[0] == 404
             status, _, body = get(base, "/readyz")
             assert status == 200 and body["checks"]["inventory"] == "ok", body
+            if (team.project / "deploy/nginx").exists():
+                assert_nginx_runs_the_team_location(team, int(base.rsplit(":", 1)[1]))
             # The example from the template still works beside the team's work.
             assert get(base, "/api/v1/greetings/Ada")[2] == {"message": "Hello, Ada!"}
             # The inventory goes away: one failed probe does not flap readiness; several do.
