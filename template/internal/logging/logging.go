@@ -22,13 +22,6 @@ import (
 // RequestIDAttr is the attribute every request-scoped line carries.
 const RequestIDAttr = "request_id"
 
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	loggerKey
-)
-
 // New returns a logger writing one JSON object per line (format "json") or
 // logfmt-style text (format "text") at the given level. Records logged with a
 // context carrying a request ID get a "request_id" attribute.
@@ -41,34 +34,50 @@ func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 	return slog.New(contextHandler{Handler: h})
 }
 
-// WithRequestID returns ctx carrying the request ID id.
+type ctxKey struct{}
+
+// scope is what a request's context carries: one value, so one allocation per request.
+type scope struct {
+	id     string
+	logger *slog.Logger
+}
+
+// WithRequest returns ctx carrying the request ID id and logger, the base of what From
+// returns (nil: slog.Default()).
+func WithRequest(ctx context.Context, id string, logger *slog.Logger) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &scope{id: id, logger: logger})
+}
+
+// WithRequestID returns ctx carrying the request ID id (for tests and background work
+// started on behalf of a request).
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return WithRequest(ctx, id, nil)
 }
 
 // RequestID returns the request ID ctx carries, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// WithLogger returns ctx carrying logger, the base of what From returns.
-func WithLogger(ctx context.Context, logger *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey, logger)
+	if s, ok := ctx.Value(ctxKey{}).(*scope); ok {
+		return s.id
+	}
+	return ""
 }
 
 // From returns the logger for ctx: while serving a request, the service's logger with
 // the request's ID bound to every line; otherwise slog.Default(). The binding is made
 // here, when a handler asks, not for every request.
 func From(ctx context.Context) *slog.Logger {
-	logger, ok := ctx.Value(loggerKey).(*slog.Logger)
+	s, ok := ctx.Value(ctxKey{}).(*scope)
 	if !ok {
+		return slog.Default()
+	}
+	logger := s.logger
+	if logger == nil {
 		logger = slog.Default()
 	}
-	if id := RequestID(ctx); id != "" {
-		return ForRequest(logger, id)
+	if s.id == "" {
+		return logger
 	}
-	return logger
+	return ForRequest(logger, s.id)
 }
 
 // ForRequest returns base with the request ID bound, for WithLogger.

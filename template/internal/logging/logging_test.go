@@ -27,7 +27,7 @@ func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 func TestRequestIDOnEveryRequestScopedLine(t *testing.T) {
 	var buf bytes.Buffer
 	base := New(&buf, "json", slog.LevelInfo)
-	ctx := WithLogger(WithRequestID(context.Background(), "req-7"), base)
+	ctx := WithRequest(context.Background(), "req-7", base)
 
 	From(ctx).Info("from the context")
 	base.InfoContext(ctx, "with the context")
