@@ -44,6 +44,9 @@ HTTP_MAX_BODY_BYTES = 1 << 20
 K8S_PROBE_TIMEOUT_S = 2
 READINESS_TIMEOUT_MS = 1500
 
+# A request ID a client may choose; anything else is replaced, by Nginx and by the app alike.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
 LIVENESS_PATH = "/livez"
 READINESS_PATH = "/readyz"
 VERSION_PATH = "/version"
@@ -243,6 +246,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         "version_path": VERSION_PATH,
         "api_prefix": API_PREFIX,
         "readiness_timeout_ms": READINESS_TIMEOUT_MS,
+        "request_id_pattern": REQUEST_ID_PATTERN,
         "k8s_probe_timeout_s": K8S_PROBE_TIMEOUT_S,
         "uid": UID,
         "gid": GID,

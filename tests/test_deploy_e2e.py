@@ -593,3 +593,27 @@ def test_sigterm_to_supervisord_lets_in_flight_requests_finish(own_stack):
         name = stack.process_name(p).split(":")[1]
         assert re.search(rf"stopped: {re.escape(name)} \(exit status 0\)", log), log[-2000:]
     assert "SIGKILL" not in log.split("received SIGTERM")[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sent", ["bad id<script>", "x" * 129, ""])
+def test_one_request_id_in_both_logs_when_the_client_sends_none_or_an_invalid_one(stack, sent):
+    """Nginx replaces a missing or invalid X-Request-ID by its own and passes it on: the
+    app keeps it, so Nginx's access log, the app's log and the response agree."""
+    conn = stack.https()
+    marker = uuid.uuid4().hex
+    headers = {"X-Request-ID": sent} if sent else {}
+    conn.request("GET", f"/no/such/{marker}", headers=headers)
+    resp = conn.getresponse()
+    resp.read()
+    echoed = resp.getheader("X-Request-ID")
+    assert re.fullmatch(r"[0-9a-f]{32}", echoed), echoed
+    access = stack.pub / "nginx" / "logs" / Path(stack.cg["nginx"]["access_log"]).name
+
+    def logged():
+        nginx = [json.loads(l) for l in access.read_text().splitlines() if marker in l]
+        app = [r for lines in stack.request_lines().values() for r in lines if marker in str(r.get("path", ""))]
+        return (nginx, app) if nginx and app else None
+
+    nginx, app = wait_for(logged, 10, "both log lines")
+    assert nginx[0]["request_id"] == app[0]["request_id"] == echoed
