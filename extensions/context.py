@@ -54,6 +54,7 @@ class Validators(Extension):
                 "cg_validate_owner": naming.validate_owner,
                 "cg_validate_image_registry": naming.validate_image_registry,
                 "cg_validate_instances": settings.validate_instances,
+                "cg_validate_namespace": naming.validate_namespace,
                 "cg_slugify": naming.slugify,
                 "cg_license_text": naming.license_text,
             }

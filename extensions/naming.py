@@ -56,6 +56,15 @@ def validate_service_name(value: object) -> str:
     return ""
 
 
+def validate_namespace(value: object, name: str = "k8s_edge_namespace") -> str:
+    """A Kubernetes namespace name: a DNS-1123 label."""
+    text = str(value if value is not None else "").strip()
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", text):
+        return (f"{name} '{text}' is not a Kubernetes namespace name: 1 to 63 lowercase letters, "
+                "digits or '-', starting and ending with a letter or digit.")
+    return ""
+
+
 def validate_module_path(value: object) -> str:
     """A Go module path as `go mod init` accepts it, without a URL scheme."""
     text = str(value if value is not None else "")

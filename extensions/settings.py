@@ -59,6 +59,11 @@ SHUTDOWN_MARGIN_S = 5
 K8S_PRESTOP_SLEEP_S = 5
 # Kubernetes namespaces of the two overlays, by overlay name ({service} is replaced).
 K8S_NAMESPACES = {"staging": "{service}-staging", "production": "{service}"}
+# Namespaces whose pods the NetworkPolicy admits to the app port: the edge (the answer
+# k8s_edge_namespace, defaulting by routing) and, for a canary, the Argo Rollouts
+# controller, whose web metric probes the canary Service.
+K8S_EDGE_NAMESPACE_DEFAULTS = {"ingress": "ingress-nginx", "gateway": "envoy-gateway-system"}
+K8S_ROLLOUTS_NAMESPACE = "argo-rollouts"
 # The workload kind: a Deployment, or an Argo Rollouts Rollout when k8s_canary is on.
 K8S_WORKLOADS = {
     False: {"api_version": "apps/v1", "kind": "Deployment"},
@@ -296,6 +301,11 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out.update(one_host(out, answers))
     out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
     out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])
+    routing = str(answers.get("k8s_routing") or "ingress")
+    out["k8s_edge_namespace"] = str(answers.get("k8s_edge_namespace") or K8S_EDGE_NAMESPACE_DEFAULTS[routing])
+    out["k8s_ingress_namespaces"] = [out["k8s_edge_namespace"]] + (
+        [K8S_ROLLOUTS_NAMESPACE] if answers.get("k8s_canary") else []
+    )
     out["k8s_check_tools"] = {"go": list(K8S_CHECK_GO_TOOLS), "pip": list(K8S_CHECK_PIP), "kustomize": K8S_KUSTOMIZE}
     out["k8s_validate_versions"] = list(K8S_VALIDATE_VERSIONS)
     out["k8s_deploy_timeout_min"] = K8S_DEPLOY_TIMEOUT_MIN[bool(answers.get("k8s_canary"))]

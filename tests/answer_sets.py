@@ -51,5 +51,6 @@ ANSWER_SETS: dict[str, dict] = {
         "filebeat_output": "kafka",
         "k8s_canary": True,
         "k8s_routing": "gateway",
+        "k8s_edge_namespace": "platform-gateway",
     },
 }

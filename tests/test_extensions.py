@@ -159,3 +159,17 @@ def test_build_tags_drop_msgpack_and_embed_tzdata_only_on_scratch():
     assert settings.derive(answers())["go_build_tags"] == "nomsgpack"
     assert settings.derive(answers(runtime_image="distroless"))["image_go_build_tags"] == "nomsgpack"
     assert settings.derive(answers(runtime_image="scratch"))["image_go_build_tags"] == "nomsgpack,timetzdata"
+
+
+@pytest.mark.parametrize("value, ok", [("ingress-nginx", True), ("a", True), ("x" * 63, True), ("x" * 64, False),
+                                       ("Ingress", False), ("-edge", False), ("edge-", False), ("", False)])
+def test_validate_namespace(value, ok):
+    assert (naming.validate_namespace(value) == "") is ok
+
+
+def test_network_policy_namespaces_follow_routing_and_canary():
+    base = {"service_name": "svc", "http_port": 8080, "shutdown_timeout": 20, "owner": "acme"}
+    assert settings.derive({**base, "k8s_routing": "ingress"})["k8s_ingress_namespaces"] == ["ingress-nginx"]
+    assert settings.derive({**base, "k8s_routing": "gateway"})["k8s_ingress_namespaces"] == ["envoy-gateway-system"]
+    both = settings.derive({**base, "k8s_edge_namespace": "edge", "k8s_canary": True})
+    assert both["k8s_ingress_namespaces"] == ["edge", "argo-rollouts"]

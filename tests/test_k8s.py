@@ -334,7 +334,13 @@ def test_kustomize_build_renders_the_objects(k8s, name, overlay):
     # Only TCP to the app port comes in; only DNS goes out.
     netpol = one(docs, "NetworkPolicy", service)
     assert netpol["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    assert netpol["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    # ... and only from the edge's namespace (and the Argo Rollouts controller's for a canary).
+    edge = answers.get("k8s_edge_namespace") or ("envoy-gateway-system" if answers["k8s_routing"] == "gateway" else "ingress-nginx")
+    namespaces = [edge] + (["argo-rollouts"] if answers["k8s_canary"] else [])
+    assert netpol["spec"]["ingress"] == [{
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in namespaces],
+        "ports": [{"port": "http", "protocol": "TCP"}],
+    }]
     assert {p["port"] for rule in netpol["spec"]["egress"] for p in rule["ports"]} == {53}
 
     host = f"{service}.staging.example.com" if overlay == "staging" else f"{service}.example.com"

@@ -26,6 +26,8 @@ INVALID = [
     ("instances", 0, "instances must be from 1 to 16"),
     ("image_registry", "https://ghcr.io/acme", "image_registry"),
     ("description", "x" * 201, "at most 200"),
+    ("k8s_edge_namespace", "Ingress_Nginx", "not a Kubernetes namespace name"),
+    ("k8s_edge_namespace", "x" * 64, "not a Kubernetes namespace name"),
 ]
 
 
