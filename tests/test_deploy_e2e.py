@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
@@ -317,14 +318,23 @@ def test_http_redirects_to_https(stack):
 def test_https_proxies_to_the_app(stack):
     conn = stack.https()
     rid = f"e2e-{uuid.uuid4().hex}"
-    conn.request("GET", stack.cg["version_path"], headers={"X-Request-ID": rid})
+    conn.request("GET", f"{API}Ada", headers={"X-Request-ID": rid})
     resp = conn.getresponse()
     body = json.loads(resp.read())
-    assert resp.status == 200 and body["version"] == "1.2.3-test" and body["commit"] == "abc1234"
+    assert resp.status == 200 and body == {"message": "Hello, Ada!"}
     assert resp.getheader("X-Request-ID") == rid
     assert resp.getheader("Strict-Transport-Security") == "max-age=63072000"
     assert resp.getheader("X-Content-Type-Options") == "nosniff"
     assert resp.getheader("Server") == "nginx"
+    # The internal endpoints are not served to the internet (the instances answer them
+    # directly: see test_instances_answer_the_internal_endpoints_directly); /livez is.
+    for path in (stack.cg["version_path"], stack.cg["readiness_path"]):
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        assert resp.status == 404 and json.loads(resp.read())["error"]["code"] == "not_found", path
+    conn.request("GET", stack.cg["liveness_path"])
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read()) == {"status": "ok"}
     # POST with a JSON body goes through too (Nginx buffers it, the app binds it).
     conn.request("POST", "/api/v1/greetings", body=json.dumps({"name": "Ada", "language": "fr"}),
                  headers={"Content-Type": "application/json"})
@@ -617,3 +627,13 @@ def test_one_request_id_in_both_logs_when_the_client_sends_none_or_an_invalid_on
 
     nginx, app = wait_for(logged, 10, "both log lines")
     assert nginx[0]["request_id"] == app[0]["request_id"] == echoed
+
+
+@pytest.mark.slow
+def test_instances_answer_the_internal_endpoints_directly(stack):
+    """What Nginx hides, a probe or an operator on the host still reaches on the instance."""
+    port = stack.ports[0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{stack.cg['version_path']}", timeout=5) as resp:
+        assert json.loads(resp.read())["version"] == "1.2.3-test"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{stack.cg['readiness_path']}", timeout=5) as resp:
+        assert json.loads(resp.read())["status"] == "ready"
