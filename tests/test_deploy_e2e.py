@@ -637,3 +637,21 @@ def test_instances_answer_the_internal_endpoints_directly(stack):
         assert json.loads(resp.read())["version"] == "1.2.3-test"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{stack.cg['readiness_path']}", timeout=5) as resp:
         assert json.loads(resp.read())["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_head_and_options_through_nginx(stack):
+    """HEAD is answered like GET without a body, OPTIONS lists the methods: through Nginx too."""
+    conn = stack.https()
+    conn.request("HEAD", f"{API}Ada")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read() == b""
+    assert resp.getheader("Content-Type", "").startswith("application/json")
+    conn.request("OPTIONS", "/api/v1/greetings")
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 204 and resp.getheader("Allow") == "POST, OPTIONS"
+    conn.request("DELETE", f"{API}Ada")
+    resp = conn.getresponse()
+    assert resp.status == 405 and json.loads(resp.read())["error"]["code"] == "method_not_allowed"
+    assert resp.getheader("Allow") == "GET, HEAD, OPTIONS"
