@@ -348,8 +348,13 @@ def test_https_proxies_to_the_app(stack):
     conn.request("POST", "/api/v1/greetings", body=b"x" * (stack.cg["max_body_bytes"] + 1),
                  headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
-    resp.read()
-    assert resp.status == 413
+    body = json.loads(resp.read())
+    assert resp.status == 413 and resp.getheader("Content-Type") == "application/json"
+    # Nginx's own errors are JSON in the app's shape, with the request ID it passes on.
+    assert body["error"]["code"] == "body_too_large"
+    assert body["error"]["request_id"] == resp.getheader("X-Request-ID")
+    assert re.fullmatch(r"[0-9a-f]{32}", body["error"]["request_id"])
+    assert resp.getheader("Strict-Transport-Security") == "max-age=63072000"
 
 
 def test_http2_and_tls_versions(stack):
@@ -655,3 +660,38 @@ def test_head_and_options_through_nginx(stack):
     resp = conn.getresponse()
     assert resp.status == 405 and json.loads(resp.read())["error"]["code"] == "method_not_allowed"
     assert resp.getheader("Allow") == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.slow
+def test_nginx_answers_json_when_no_instance_is_reachable(projects):
+    """The generated Nginx in front of instances that are all down: a JSON 502 with the
+    request ID (the client's when valid), and the security headers."""
+    project = projects(NAME)
+    cg = answers_cg()
+    dead = dt.free_ports(len(cg["upstream_ports"]))
+    pub = dt.world_readable_tmpdir("cg-deploy-502-")
+    http_port, https_port = dt.free_ports(2)
+    conf = dt.nginx_prefix(project, pub / "nginx", "nginx.conf", port_map=dict(zip(cg["upstream_ports"], dead)),
+                           http_port=http_port, https_port=https_port)
+    nginx = subprocess.Popen(["nginx", "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        ctx = ssl.create_default_context(cafile=str(conf.parent / "tls" / "fullchain.pem"))
+
+        def get():
+            conn = http.client.HTTPSConnection("127.0.0.1", https_port, context=ctx, timeout=10)
+            conn.request("GET", f"{API}Ada", headers={"X-Request-ID": "client-502"})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+
+        status, headers, body = wait_for(get, 10, "nginx to answer")
+        assert status == 502 and headers["Content-Type"] == "application/json", (status, headers, body)
+        assert json.loads(body)["error"] == {
+            "code": "bad_gateway", "message": "the service is unavailable; try again later", "request_id": "client-502",
+        }
+        assert headers["X-Request-ID"] == "client-502"
+        assert headers["Strict-Transport-Security"] == "max-age=63072000"
+    finally:
+        nginx.terminate()
+        nginx.communicate(timeout=30)
+        shutil.rmtree(pub, ignore_errors=True)
