@@ -55,6 +55,7 @@ class Validators(Extension):
                 "cg_validate_image_registry": naming.validate_image_registry,
                 "cg_validate_instances": settings.validate_instances,
                 "cg_validate_namespace": naming.validate_namespace,
+                "cg_validate_hostname": naming.validate_hostname,
                 "cg_slugify": naming.slugify,
                 "cg_license_text": naming.license_text,
             }

@@ -65,6 +65,16 @@ def validate_namespace(value: object, name: str = "k8s_edge_namespace") -> str:
     return ""
 
 
+def validate_hostname(value: object, name: str = "nginx_server_name") -> str:
+    """A DNS name: lowercase labels of letters, digits and '-', joined by dots."""
+    text = str(value if value is not None else "").strip()
+    label = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+    if len(text) > 253 or not re.fullmatch(rf"{label}(\.{label})+", text):
+        return (f"{name} '{text}' is not a DNS name such as orders.example.com: lowercase letters, "
+                "digits and '-' in dot-separated labels.")
+    return ""
+
+
 def validate_module_path(value: object) -> str:
     """A Go module path as `go mod init` accepts it, without a URL scheme."""
     text = str(value if value is not None else "")

@@ -182,6 +182,7 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "secrets_env_file": f"/etc/{service}/secrets.env",
     }
     nginx = {
+        "server_name": str(answers.get("nginx_server_name") or f"{service}.example.com"),
         "upstream": cg["env_prefix"].lower(),
         "conf_dir": service,
         "host_servers": [f"127.0.0.1:{port}" for port in ports],

@@ -52,5 +52,6 @@ ANSWER_SETS: dict[str, dict] = {
         "k8s_canary": True,
         "k8s_routing": "gateway",
         "k8s_edge_namespace": "platform-gateway",
+        "nginx_server_name": "inventory.internal.acme.example",
     },
 }

@@ -452,7 +452,15 @@ def build_image(context: Path, tag: str, standins: StandIns, build_args: dict[st
     if no_cache:
         cmd.append("--no-cache")
     start = time.monotonic()
-    podman(*cmd, str(context), timeout=900)
+    # Another worker's cleanup of its intermediate images can remove a layer this build's
+    # cache lookup just found ("layer not known"): that is a race in podman's store, not a
+    # build failure, so the build runs once more (the lookup then misses and rebuilds).
+    proc = podman(*cmd, str(context), timeout=900, check=False)
+    if proc.returncode != 0 and "layer not known" in proc.stderr:
+        proc = podman(*cmd, str(context), timeout=900, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"podman {shlex.join(cmd)} {context} exited {proc.returncode}\n"
+                    f"--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}")
     return time.monotonic() - start
 
 

@@ -308,10 +308,11 @@ def steady_load(st: Stack, total: int, rate: float, workers: int, max_s: float, 
 # ------------------------------------------------------------------ scenarios
 def test_http_redirects_to_https(stack):
     conn = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=5)
-    conn.request("POST", "/api/v1/greetings?x=1", body=b"{}")
+    # The Location's host is the configured name, whatever Host the client sent.
+    conn.request("POST", "/api/v1/greetings?x=1", body=b"{}", headers={"Host": "attacker.example"})
     resp = conn.getresponse()
     assert resp.status == 308
-    assert resp.getheader("Location") == "https://127.0.0.1/api/v1/greetings?x=1"
+    assert resp.getheader("Location") == f"https://{stack.cg['nginx']['server_name']}/api/v1/greetings?x=1"
     assert resp.getheader("Server") == "nginx", "server_tokens off: no version"
 
 

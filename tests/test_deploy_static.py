@@ -180,7 +180,9 @@ def test_nginx_hardening(projects, name):
     servers = http.find("server")
     assert len(servers) == 2
     plain, tls = servers
-    assert plain.one("return").args == ["308", "https://$host$request_uri"]
+    # The redirect's host is the configured name, never the client's Host header.
+    assert plain.one("return").args == ["308", "https://$server_name$request_uri"]
+    assert plain.one("server_name").args == tls.one("server_name").args == [cg["nginx"]["server_name"]]
     assert all("ssl" in listen.args and "http2" in listen.args for listen in tls.find("listen"))
     assert next(d for d in every if d.name == "ssl_protocols").args == ["TLSv1.2", "TLSv1.3"]
     ciphers = next(d for d in every if d.name == "ssl_ciphers").args[0].split(":")

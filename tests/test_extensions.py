@@ -173,3 +173,10 @@ def test_network_policy_namespaces_follow_routing_and_canary():
     assert settings.derive({**base, "k8s_routing": "gateway"})["k8s_ingress_namespaces"] == ["envoy-gateway-system"]
     both = settings.derive({**base, "k8s_edge_namespace": "edge", "k8s_canary": True})
     assert both["k8s_ingress_namespaces"] == ["edge", "argo-rollouts"]
+
+
+@pytest.mark.parametrize("value, ok", [("orders.example.com", True), ("a.b", True), ("localhost", False),
+                                       ("Orders.example.com", False), ("x..y", False), ("a-.b", False),
+                                       ("https://a.b", False), (("a" * 63 + ".") * 4 + "b", False)])
+def test_validate_hostname(value, ok):
+    assert (naming.validate_hostname(value) == "") is ok

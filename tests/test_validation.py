@@ -27,6 +27,9 @@ INVALID = [
     ("image_registry", "https://ghcr.io/acme", "image_registry"),
     ("description", "x" * 201, "at most 200"),
     ("k8s_edge_namespace", "Ingress_Nginx", "not a Kubernetes namespace name"),
+    ("nginx_server_name", "localhost", "not a DNS name"),
+    ("nginx_server_name", "Orders.Example.com", "not a DNS name"),
+    ("nginx_server_name", "https://orders.example.com", "not a DNS name"),
     ("k8s_edge_namespace", "x" * 64, "not a Kubernetes namespace name"),
 ]
 
