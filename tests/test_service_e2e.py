@@ -176,3 +176,27 @@ def test_healthcheck_subcommand(service, built):
     service.stop()
     down = subprocess.run([binary, "healthcheck"], env=service.env, capture_output=True, text=True, timeout=10)
     assert down.returncode == 1 and "healthcheck" in down.stderr
+
+
+@pytest.mark.slow
+def test_a_body_that_never_ends_is_a_408(projects, built):
+    """A chunked body that stalls: once the read timeout passes, a JSON 408, not a 400."""
+    prefix = prefix_of(projects("default"))
+    svc = Service(built("default"), prefix, {f"{prefix}_HTTP_READ_TIMEOUT": "1s"})
+    try:
+        with socket.create_connection(("127.0.0.1", svc.port), timeout=10) as sock:
+            sock.sendall(b"POST /api/v1/greetings HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"nam\r\n")
+            started = time.monotonic()
+            raw = b""
+            while b"\r\n\r\n" not in raw or not raw.rstrip().endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), raw[:300]
+        assert json.loads(body)["error"]["code"] == "request_timeout"
+        assert time.monotonic() - started < 5
+    finally:
+        svc.stop()
