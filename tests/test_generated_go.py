@@ -55,3 +55,16 @@ def test_checks_catch_breakage(projects, tmp_path):
     gomod = project / "go.mod"
     gomod.write_text(gomod.read_text() + "\nrequire github.com/google/uuid v1.6.0\n")
     assert run(["make", "tidy-check"], project, check=False).returncode != 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "minimal"])
+def test_make_help_lists_every_target_in_plain_words(projects, name):
+    project = projects(name)
+    out = run(["make", "help"], project).stdout
+    assert "$(" not in out, out
+    targets = {line.split()[0] for line in out.splitlines() if line.strip()}
+    for target in ("run", "build", "test", "check", "env-example", "deps", "update", "check-conflicts"):
+        assert target in targets, (target, out)
+    service = __import__("yaml").safe_load((project / ".copier-answers.yml").read_text())["service_name"]
+    assert f"bin/{service}" in out
