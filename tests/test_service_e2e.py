@@ -144,6 +144,8 @@ def test_sigterm_lets_an_in_flight_request_finish(service):
     sock.close()
     assert response.startswith(b"HTTP/1.1 200"), response[:200]
     assert b"Bonjour, Grace!" in response
+    # It exits by itself once the request is answered (a second signal would end it at once).
+    service.proc.wait(timeout=15)
     code, out, err = service.stop()
     assert code == 0, err
     messages = [json.loads(line)["msg"] for line in out.splitlines()]
@@ -200,3 +202,29 @@ def test_a_body_that_never_ends_is_a_408(projects, built):
         assert time.monotonic() - started < 5
     finally:
         svc.stop()
+
+
+@pytest.mark.slow
+def test_a_second_signal_during_the_drain_ends_the_process_at_once(projects, built):
+    """SIGINT starts the drain; a second SIGINT (Ctrl-C again) does not wait for it."""
+    prefix = prefix_of(projects("default"))
+    svc = Service(built("default"), prefix, {f"{prefix}_SHUTDOWN_TIMEOUT": "60s"})
+    sock = socket.create_connection(("127.0.0.1", svc.port), timeout=10)
+    try:
+        # A request whose body never completes keeps the drain busy.
+        sock.sendall(b"POST /api/v1/greetings HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        time.sleep(0.3)
+        svc.proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert svc.proc.poll() is None, "the first signal must drain, not exit"
+        started = time.monotonic()
+        svc.proc.send_signal(signal.SIGINT)
+        svc.proc.wait(timeout=5)
+        assert time.monotonic() - started < 2
+        assert svc.proc.returncode == -signal.SIGINT
+    finally:
+        sock.close()
+        if svc.proc.poll() is None:
+            svc.proc.kill()
+        svc.proc.communicate()
