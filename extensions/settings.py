@@ -52,6 +52,10 @@ READINESS_PATH = "/readyz"
 VERSION_PATH = "/version"
 API_PREFIX = "/api/v1"
 
+# Share of the memory limit the Go heap is held under (GOMEMLIMIT), leaving headroom for
+# the stacks, the runtime and cgo-free buffers before the kernel's OOM killer.
+GO_MEMORY_LIMIT_PERCENT = 90
+
 # Seconds a process manager or orchestrator waits after the app's own shutdown timeout
 # before it kills the process: covers logger flush and process exit.
 SHUTDOWN_MARGIN_S = 5
@@ -252,6 +256,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         "version_path": VERSION_PATH,
         "api_prefix": API_PREFIX,
         "readiness_timeout_ms": READINESS_TIMEOUT_MS,
+        "go_memory_limit_percent": GO_MEMORY_LIMIT_PERCENT,
         "request_id_pattern": REQUEST_ID_PATTERN,
         "k8s_probe_timeout_s": K8S_PROBE_TIMEOUT_S,
         "uid": UID,
@@ -281,6 +286,8 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         ("HTTP_IDLE_TIMEOUT", f"{HTTP_IDLE_TIMEOUT_S}s", "How long a keep-alive connection may wait for its next request."),
         ("HTTP_MAX_BODY_BYTES", str(HTTP_MAX_BODY_BYTES), "Largest request body accepted, in bytes (larger: 413)."),
         ("SHUTDOWN_TIMEOUT", f"{shutdown}s", "Time in-flight requests get to finish after SIGTERM."),
+        ("MEMORY_LIMIT", "0", "Memory the process may use, in bytes (the container's limit): the Go heap is kept "
+         f"under {GO_MEMORY_LIMIT_PERCENT}% of it; 0 reads the cgroup's limit, if any."),
         ("LOG_LEVEL", "info", "debug, info, warn or error."),
         ("LOG_FORMAT", "json", "json (one object per line) or text."),
         ("GIN_MODE", "release", "release, debug or test."),

@@ -694,8 +694,8 @@ def http_status(url: str) -> int:
 @pytest.mark.xdist_group("k8s")
 @pytest.mark.parametrize("name", ("default", "orders"))
 def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, built, name):
-    """The container's environment as the pod gets it (the ConfigMap, GOMEMLIMIT from the memory
-    limit) starts the real binary; the probes' paths answer as the manifest expects; on SIGTERM
+    """The container's environment as the pod gets it (the ConfigMap, the memory limit, from
+    which the service sets its Go memory limit with headroom) starts the real binary; the probes' paths answer as the manifest expects; on SIGTERM
     (sent after the preStop sleep) it exits 0 within the grace period left after that sleep."""
     import os
     import signal
@@ -710,9 +710,11 @@ def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, 
     (container,) = spec["containers"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(cg["env_prefix"] + "_")}
     env.update(one(docs, "ConfigMap")["data"])
-    (gomemlimit,) = [e for e in container["env"] if e["name"] == "GOMEMLIMIT"]
-    assert gomemlimit["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory"
-    env["GOMEMLIMIT"] = str(256 * 1024 * 1024)  # what the kubelet puts there for 256Mi
+    (memory,) = [e for e in container["env"] if e["name"] == cg["env"]["MEMORY_LIMIT"]]
+    assert memory["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory"
+    assert not [e for e in container["env"] if e["name"] == "GOMEMLIMIT"], "GOMEMLIMIT = the limit leaves no headroom"
+    env[cg["env"]["MEMORY_LIMIT"]] = str(256 * 1024 * 1024)  # what the kubelet puts there for 256Mi
+    env.pop("GOMEMLIMIT", None)
     # Same settings, but on loopback and a free port instead of the pod's own network.
     port = free_port()
     env[cg["env"]["HTTP_HOST"]] = "127.0.0.1"
@@ -747,7 +749,11 @@ def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, proc.communicate()
+    out, err = proc.communicate()
+    assert proc.returncode == 0, (out, err)
+    # The Go heap is held under 90% of the pod's memory limit.
+    (limit,) = [json.loads(l) for l in out.splitlines() if '"msg":"go memory limit"' in l]
+    assert limit["bytes"] == 256 * 1024 * 1024 // 100 * settings.GO_MEMORY_LIMIT_PERCENT
     # Once it stops answering ready it never answers ready again (a request racing the signal
     # may still see 200 first; the 503 window itself is tested in test_service_e2e.py).
     first_not_ready = next((i for i, status in enumerate(seen) if status != 200), len(seen))
