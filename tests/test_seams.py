@@ -680,9 +680,16 @@ PRE_SEAMS_COMMIT = "0bdb7b0fee3c4281fd3bc29ab0d9e239aa595a08"
 
 def pre_seams_releases(dst: Path) -> Path:
     """A template repository whose 0.1.0 is the pre-seams commit and 0.2.0 the working tree."""
-    known = subprocess.run(["git", "cat-file", "-e", PRE_SEAMS_COMMIT + "^{commit}"], cwd=ROOT, capture_output=True)
-    if known.returncode != 0:
-        pytest.skip("the pre-seams commit is not in this clone's history (shallow clone)")
+    def known() -> bool:
+        return subprocess.run(["git", "cat-file", "-e", PRE_SEAMS_COMMIT + "^{commit}"],
+                              cwd=ROOT, capture_output=True).returncode == 0
+
+    if not known():
+        # A shallow clone: fetch the rest of the history once.
+        subprocess.run(["git", "fetch", "--quiet", "--unshallow"], cwd=ROOT, capture_output=True, timeout=300)
+    if not known():
+        pytest.fail(f"this test needs the template's history back to {PRE_SEAMS_COMMIT[:12]} "
+                    "(the last commit before the seams): clone without --depth, or run git fetch --unshallow")
     dst.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", PRE_SEAMS_COMMIT], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
