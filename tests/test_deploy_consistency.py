@@ -17,8 +17,7 @@ import pytest
 
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
-from conftest import ROOT  # noqa: F401 - puts extensions/ on sys.path
-import settings  # noqa: E402
+import settings  # extensions/: on sys.path through conftest
 
 pytestmark = pytest.mark.slow
 

@@ -155,7 +155,7 @@ def releases(tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------- the team
 
 
-def team_settings(module: str) -> tuple[str, str]:
+def team_settings() -> tuple[str, str]:
     fields = (
         '\tInventoryURL     string        `env:"INVENTORY_URL" doc:"Base URL of the inventory API; empty: stock answers 503."`\n'
         '\tInventoryTimeout time.Duration `env:"INVENTORY_TIMEOUT" envDefault:"2s" doc:"Time one inventory call may take, retries included."`\n'
@@ -336,7 +336,7 @@ class Team:
         p, prefix = self.project, self.prefix
         has = lambda rel: (p / rel).exists()  # noqa: E731
         # A dependency with two settings of its own, its readiness check and its close.
-        fields, validate = team_settings(self.module)
+        fields, validate = team_settings()
         self.insert("internal/service/settings.go", "type Settings struct {\n", fields)
         self.insert("internal/service/settings.go", "\treturn nil\n}", validate, after=False)
         self.insert("internal/service/service.go", "type Deps struct {\n",

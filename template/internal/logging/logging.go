@@ -77,11 +77,12 @@ func From(ctx context.Context) *slog.Logger {
 	if s.id == "" {
 		return logger
 	}
-	return ForRequest(logger, s.id)
+	return forRequest(logger, s.id)
 }
 
-// ForRequest returns base with the request ID bound, for WithLogger.
-func ForRequest(base *slog.Logger, id string) *slog.Logger {
+// forRequest returns base with the request ID bound, marked so that the request ID is
+// not added a second time from a context.
+func forRequest(base *slog.Logger, id string) *slog.Logger {
 	h := base.Handler()
 	if ch, ok := h.(contextHandler); ok {
 		return slog.New(contextHandler{Handler: ch.Handler.WithAttrs([]slog.Attr{slog.String(RequestIDAttr, id)}), bound: true})
@@ -90,7 +91,7 @@ func ForRequest(base *slog.Logger, id string) *slog.Logger {
 }
 
 // contextHandler adds the request ID from the record's context, unless the logger
-// already has it bound (ForRequest).
+// already has it bound (forRequest).
 type contextHandler struct {
 	slog.Handler
 	bound bool
