@@ -54,6 +54,7 @@ class Validators(Extension):
                 "cg_validate_owner": naming.validate_owner,
                 "cg_validate_image_registry": naming.validate_image_registry,
                 "cg_validate_instances": settings.validate_instances,
+                "cg_validate_canary": settings.validate_canary,
                 "cg_validate_namespace": naming.validate_namespace,
                 "cg_validate_hostname": naming.validate_hostname,
                 "cg_slugify": naming.slugify,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 
@@ -103,15 +103,332 @@ GO_REQUIRES = (
     "github.com/gin-gonic/gin@v1.10.1",
     "github.com/go-playground/validator/v10@v10.30.1",
 )
-# Modules of the generated example code only (internal/upstream): pinned in go.mod at
+# Modules of the generated example code only (internal/upstream; kin-openapi for the API
+# contract test of internal/api): pinned in go.mod at
 # copy, never raised by updates.
-GO_EXAMPLE_REQUIRES = ("github.com/sony/gobreaker/v2@v2.4.0",)
+GO_EXAMPLE_REQUIRES = ("github.com/sony/gobreaker/v2@v2.4.0", "github.com/getkin/kin-openapi@v0.152.0")
 
 # Build tags of every build of the service. nomsgpack drops Gin's MessagePack codec,
 # which the service does not use, from the binary (about a third of its size).
 GO_BUILD_TAGS = ("nomsgpack",)
 # A scratch image has no /usr/share/zoneinfo: its binary embeds the time zone database.
 SCRATCH_EXTRA_BUILD_TAGS = ("timetzdata",)
+
+# ---------------------------------------------------------------- data (answers database, redis)
+# The engines the `database` answer offers. The Go code reaches all three through GORM
+# (queries written once) and goose (migrations: versioned SQL files embedded in the
+# binary); `goose_dialect` is goose's name for the engine. `url` is the form of
+# <PREFIX>_DATABASE_URL; `compose_image` the server compose runs for the engine.
+DATABASES = {
+    "sqlite": {
+        "title": "SQLite",
+        "port": None,
+        "goose_dialect": "sqlite3",
+        "url": "file:PATH",
+        "compose_image": None,
+        "go_requires": ("github.com/glebarez/sqlite@v1.11.0",),
+    },
+    "postgres": {
+        "title": "PostgreSQL",
+        "port": 5432,
+        "goose_dialect": "postgres",
+        "url": "postgres://USER:PASSWORD@HOST:5432/NAME?sslmode=verify-full",
+        "compose_image": "postgres:17.6-bookworm",
+        "go_requires": ("gorm.io/driver/postgres@v1.6.3", "github.com/jackc/pgx/v5@v5.11.0"),
+    },
+    "mysql": {
+        "title": "MySQL",
+        "port": 3306,
+        "goose_dialect": "mysql",
+        "url": "mysql://USER:PASSWORD@HOST:3306/NAME?tls=true",
+        "compose_image": "mariadb:11.8.3-noble",
+        "go_requires": ("gorm.io/driver/mysql@v1.6.0", "github.com/go-sql-driver/mysql@v1.10.1"),
+    },
+}
+# Modules the template-owned database code (internal/database, migrations) needs with any
+# engine. Like every pinned module, their `go` directive is at most the oldest supported
+# Go (1.25): goose 3.28+ and go-redis 9.23+ need 1.26, so they wait.
+GO_DATABASE_REQUIRES = ("gorm.io/gorm@v1.31.2", "github.com/pressly/goose/v3@v3.27.0")
+GO_REDIS_REQUIRES = ("github.com/redis/go-redis/v9@v9.22.0",)
+REDIS_PORT = 6379
+REDIS_IMAGE = "redis:8.2.2-bookworm"
+# Where the service keeps an SQLite file when it runs as a container or a host program
+# ({service} is replaced); `make run` uses DATABASE_URL's default, a file in the checkout.
+SQLITE_DATA_DIR = "/var/lib/{service}"
+
+# Settings of internal/database and internal/cache: key, default, doc. DATABASE_URL and
+# REDIS_URL hold credentials: they come from secrets (compose's app.secrets.env,
+# supervisord's secrets.env, a Kubernetes Secret), never from a ConfigMap or an image.
+DATABASE_SETTINGS = (
+    ("DATABASE_URL", None, "Where the database is, credentials included (a secret)."),
+    ("DATABASE_MAX_OPEN_CONNS", "10", "Connections the pool opens at most; more requests wait for one."),
+    ("DATABASE_MAX_IDLE_CONNS", "5", "Idle connections the pool keeps, at most DATABASE_MAX_OPEN_CONNS."),
+    ("DATABASE_CONN_MAX_LIFETIME", "30m", "Age after which a connection is closed and replaced."),
+    ("DATABASE_CONN_MAX_IDLE_TIME", "5m", "Idle time after which a connection is closed."),
+    ("DATABASE_CONNECT_TIMEOUT", "5s", "Time allowed to open a connection."),
+    ("DATABASE_QUERY_TIMEOUT", "5s", "Time one statement may take unless its context ends sooner."),
+    ("DATABASE_MIGRATE_ON_START", "false", "Apply pending migrations at start: true suits development; deployments run the migrate command once per release."),
+)
+REDIS_SETTINGS = (
+    ("REDIS_URL", "", "Where Redis is, password included (a secret): redis://:PASSWORD@HOST:6379/0 (rediss:// for TLS)."),
+    ("REDIS_POOL_SIZE", "10", "Connections the client keeps at most."),
+    ("REDIS_DIAL_TIMEOUT", "2s", "Time allowed to open a connection."),
+    ("REDIS_READ_TIMEOUT", "500ms", "Time one command's reply may take."),
+    ("REDIS_WRITE_TIMEOUT", "500ms", "Time writing one command may take."),
+    ("REDIS_MAX_RETRIES", "2", "Retries of a command that failed on a network error (0: none)."),
+)
+
+
+# go.mod's indirect requirements and go.sum depend on the data answers (the modules
+# each engine's driver pulls in): scripts/lock-go-modules writes them, tidied, for every
+# combination into extensions/gomod/<key>.mod and <key>.sum; templates render them.
+GOMOD_DIR = Path(__file__).resolve().with_name("gomod")
+
+
+def gomod_key(answers: Mapping[str, Any]) -> str:
+    engine = str(answers.get("database") or "none")
+    return f"{engine}-{'redis' if answers.get('redis') else 'noredis'}"
+
+
+def gomod_keys() -> list[str]:
+    return [f"{engine}-{r}" for engine in ("none", *DATABASES) for r in ("noredis", "redis")]
+
+
+def gomod_lock(key: str) -> tuple[list[tuple[str, str]], str]:
+    """The indirect requirements and the go.sum text of one combination ([] and "" when the
+    lock is missing: scripts/lock-go-modules is writing it; a test fails on a missing one)."""
+    mod, total = GOMOD_DIR / f"{key}.mod", GOMOD_DIR / f"{key}.sum"
+    if not mod.exists() or not total.exists():
+        # While the script writes a new combination: start from the base's versions (tidy
+        # keeps them as minimums, so a module raised on purpose stays raised).
+        mod, total = GOMOD_DIR / "none-noredis.mod", GOMOD_DIR / "none-noredis.sum"
+    if not mod.exists() or not total.exists():
+        return [], ""
+    indirect = [tuple(line.split()) for line in mod.read_text().splitlines() if line.strip()]
+    return indirect, total.read_text()
+
+
+def validate_canary(canary: object, database: object = "none") -> str:
+    """k8s_canary: a canary runs two releases side by side, one SQLite file serves one pod."""
+    if canary in (True, "true", "True", "yes") and str(database) == "sqlite":
+        return (
+            "k8s_canary needs a database server: with database=sqlite the service runs as one pod "
+            "with its file on a volume. Answer database=postgres or mysql, or k8s_canary=false."
+        )
+    return ""
+
+
+def data(answers: Mapping[str, Any], service: str, prefix: str) -> dict[str, Any]:
+    """What the data answers (database, redis) give the templates, as `cg.db` and `cg.redis`."""
+    engine = str(answers.get("database") or "none")
+    with_redis = bool(answers.get("redis"))
+    ident = service.replace("-", "_")
+    data_dir = SQLITE_DATA_DIR.format(service=service)
+    db: dict[str, Any] = {"engine": engine, "enabled": engine != "none"}
+    if engine != "none":
+        spec = DATABASES[engine]
+        host_url = {
+            "sqlite": f"file:{data_dir}/{service}.db",
+            "postgres": f"postgres://{ident}:CHANGE_ME@127.0.0.1:5432/{ident}?sslmode=disable",
+            "mysql": f"mysql://{ident}:CHANGE_ME@127.0.0.1:3306/{ident}",
+        }[engine]
+        compose_url = {
+            "sqlite": f"file:{data_dir}/{service}.db",
+            "postgres": f"postgres://{ident}:compose-only-password@db:5432/{ident}?sslmode=disable",
+            "mysql": f"mysql://{ident}:compose-only-password@db:3306/{ident}",
+        }[engine]
+        db.update(
+            title=spec["title"],
+            port=spec["port"],
+            goose_dialect=spec["goose_dialect"],
+            url_form=spec["url"],
+            compose_image=spec["compose_image"],
+            name=ident,
+            user=ident,
+            data_dir=data_dir,
+            # make run's default: a file in the checkout (git-ignored); servers have none.
+            default_url=f"file:{service}.db" if engine == "sqlite" else "",
+            host_url=host_url,
+            compose_url=compose_url,
+            k8s_secret=f"{service}-database",
+        )
+    # The Go struct's tags take defaults and docs from here, as .env.example does.
+    db["defaults"] = {k: (db.get("default_url", "") if d is None else d) for k, d, _ in DATABASE_SETTINGS}
+    db["docs"] = {k: doc for k, _, doc in DATABASE_SETTINGS}
+    db["fields"] = [
+        {"key": k, "var": f"{prefix}_{k}", "default": (db.get("default_url", "") if d is None else d), "doc": doc}
+        for k, d, doc in DATABASE_SETTINGS
+    ] if engine != "none" else []
+    redis = {
+        "enabled": with_redis,
+        "defaults": {k: d for k, d, _ in REDIS_SETTINGS},
+        "docs": {k: doc for k, _, doc in REDIS_SETTINGS},
+        "port": REDIS_PORT,
+        "compose_image": REDIS_IMAGE,
+        "compose_url": "redis://:compose-only-password@redis:6379/0",
+        "host_url": "redis://:CHANGE_ME@127.0.0.1:6379/0",
+        "k8s_secret": f"{service}-redis",
+        "fields": [{"key": k, "var": f"{prefix}_{k}", "default": d, "doc": doc} for k, d, doc in REDIS_SETTINGS]
+        if with_redis else [],
+    }
+    requires: tuple[str, ...] = ()
+    example: tuple[str, ...] = ()
+    if engine != "none":
+        requires += GO_DATABASE_REQUIRES + DATABASES[engine]["go_requires"]
+    if with_redis:
+        requires += GO_REDIS_REQUIRES
+    # Tests build settings that have no usable default: a database and a Redis nobody
+    # listens on (nothing connects until a readiness check or a query), or a fresh file.
+    if engine != "none":
+        db["test_url_expr"] = {
+            "sqlite": '"file:" + t.TempDir() + "/test.db"',
+            "postgres": '"postgres://test:test@127.0.0.1:1/test?sslmode=disable"',
+            "mysql": '"mysql://test:test@127.0.0.1:1/test"',
+        }[engine]
+    redis["test_url_expr"] = '"redis://127.0.0.1:1/0"'
+    run_defaults = [f"{prefix}_DATABASE_MIGRATE_ON_START=true"] if engine != "none" else []
+    return {"db": db, "redis": redis, "data_go_requires": requires, "data_go_example_requires": example,
+            "run_defaults": run_defaults}
+
+
+# ---------------------------------------------------------------- data: deployment side
+# What the deployment artifacts (compose.yaml, deploy/k8s, the deployment docs) need of the
+# data answers, kept apart from data() (which the Go code shares): `cg.data_deploy`.
+# DATABASE_URL and REDIS_URL are secrets everywhere: compose's app.secrets.env, the host's
+# secrets.env, a Kubernetes Secret the team creates; never compose.yaml, a ConfigMap or the image.
+DATA_SECRET_KEYS = ("DATABASE_URL", "REDIS_URL")
+# Password of the compose-only database server and Redis. The committed examples
+# (deploy/compose/*.secrets.env.example) hold it so that a clone runs with nothing else;
+# a real deployment sets its own in the git-ignored *.secrets.env, which compose reads after.
+COMPOSE_DEV_PASSWORD = "compose-only-password"
+# The database servers compose runs, as their official images expect: the variables their
+# entrypoints read (secrets apart), the user they run as, where they keep the data, their
+# socket directory (a tmpfs: the root filesystem is read-only) and a health check. The check
+# goes over TCP: the entrypoint's first server, which initialises the data, listens only on
+# the socket, so the check passes once the real server is up.
+COMPOSE_DB_SERVERS = {
+    "postgres": {
+        "user": "postgres",
+        "env": {"POSTGRES_USER": "{ident}", "POSTGRES_DB": "{ident}"},
+        "secret_env": {"POSTGRES_PASSWORD": COMPOSE_DEV_PASSWORD},
+        "data_dir": "/var/lib/postgresql/data",
+        "run_dir": "/var/run/postgresql",
+        "healthcheck": ["CMD", "pg_isready", "--host=127.0.0.1", "--username={ident}", "--dbname={ident}"],
+        "memory": "512M",
+    },
+    "mysql": {
+        "user": "mysql",
+        "env": {"MARIADB_USER": "{ident}", "MARIADB_DATABASE": "{ident}"},
+        "secret_env": {"MARIADB_PASSWORD": COMPOSE_DEV_PASSWORD, "MARIADB_ROOT_PASSWORD": "compose-only-root-password"},
+        "data_dir": "/var/lib/mysql",
+        "run_dir": "/run/mysqld",
+        "healthcheck": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
+        "memory": "512M",
+    },
+}
+# Redis in compose: the password comes from REDIS_PASSWORD (redis.secrets.env), never the
+# command line compose.yaml shows ($$: compose leaves the variable to the container's shell,
+# and redis-server replaces its process title); no persistence (a cache); redis-cli takes
+# the password from REDISCLI_AUTH in the check.
+COMPOSE_REDIS = {
+    "user": "redis",
+    "secret_env": {"REDIS_PASSWORD": COMPOSE_DEV_PASSWORD},
+    "command": ["sh", "-c", 'exec redis-server --requirepass "$$REDIS_PASSWORD" --save "" --appendonly no'],
+    "healthcheck": ["CMD-SHELL", 'REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping | grep -q PONG'],
+    "memory": "128M",
+}
+# `<binary> migrate up`: a compose one-shot service, a Kubernetes init container, a step
+# before `supervisorctl update` on a host.
+MIGRATE_ARGS = ("migrate", "up")
+# With SQLite on Kubernetes: one pod, its file on a volume claim of this size.
+K8S_SQLITE_STORAGE = "1Gi"
+
+
+def data_deploy(cg: Mapping[str, Any]) -> dict[str, Any]:
+    """`cg.data_deploy`: the data answers' compose services, Kubernetes components and host steps."""
+    db, redis, service, prefix = cg["db"], cg["redis"], cg["service"], cg["env_prefix"]
+    ident = service.replace("-", "_")
+    engine = db["engine"]
+
+    def settings_env(rows) -> dict[str, str]:  # the non-secret settings, at their defaults
+        return {f"{prefix}_{k}": d for k, d, _ in rows if k not in DATA_SECRET_KEYS}
+
+    spec = COMPOSE_DB_SERVERS.get(engine)
+    server = None
+    if spec:
+        server = {
+            "image": db["compose_image"],
+            "user": spec["user"],
+            "env": {k: v.format(ident=ident) for k, v in spec["env"].items()},
+            "secret_env": dict(spec["secret_env"]),
+            "data_dir": spec["data_dir"],
+            "run_dir": spec["run_dir"],
+            "healthcheck": [a.format(ident=ident) for a in spec["healthcheck"]],
+            "memory": spec["memory"],
+        }
+    sqlite = engine == "sqlite"
+    # compose: the app's image runs `migrate up` once, after the database is healthy; the app
+    # waits for it (and for Redis). With SQLite both mount the data volume.
+    app_depends_on = {}
+    if db["enabled"]:
+        app_depends_on["migrate"] = "service_completed_successfully"
+    if redis["enabled"]:
+        app_depends_on["redis"] = "service_healthy"
+    volumes = {}
+    if sqlite:
+        volumes["data"] = f"The SQLite file ({db['data_dir']} in the app's containers)."
+    if server:
+        volumes["db-data"] = f"{db['title']}'s data."
+    secrets_examples = {}
+    if db["enabled"] or redis["enabled"]:
+        secrets_examples["app"] = {
+            **({f"{prefix}_DATABASE_URL": db["compose_url"]} if db["enabled"] else {}),
+            **({f"{prefix}_REDIS_URL": redis["compose_url"]} if redis["enabled"] else {}),
+        }
+    if server:
+        secrets_examples["db"] = server["secret_env"]
+    if redis["enabled"]:
+        secrets_examples["redis"] = dict(COMPOSE_REDIS["secret_env"])
+    compose = {
+        "secrets_examples": secrets_examples,
+        "db": server,
+        "redis": {**COMPOSE_REDIS, "image": redis["compose_image"]} if redis["enabled"] else None,
+        "app_depends_on": app_depends_on,
+        "migrate_depends_on": {"db": "service_healthy"} if server else {},
+        "app_volumes": [f"data:{db['data_dir']}"] if sqlite else [],
+        "volumes": volumes,
+    }
+    # Kubernetes: Kustomize components of deploy/k8s/components the base includes, in this
+    # order (database last: its init container copies the app container as the others left it).
+    components = (["sqlite"] if sqlite else []) + (["redis"] if redis["enabled"] else []) \
+        + (["database-egress"] if server else []) + (["database"] if db["enabled"] else [])
+    host = cg["host"]
+    migrate = " ".join([host["bin_path"], *MIGRATE_ARGS, "-env-file", host["env_file"], "-env-file",
+                        host["secrets_env_file"]])
+    return {
+        "enabled": db["enabled"] or redis["enabled"],
+        "secret_vars": [f"{prefix}_{k}" for k, on in zip(DATA_SECRET_KEYS, (db["enabled"], redis["enabled"])) if on],
+        "migrate_args": list(MIGRATE_ARGS),
+        "db": {
+            "url_var": f"{prefix}_DATABASE_URL",
+            "server": server is not None,
+            "sqlite": sqlite,
+            "settings_env": settings_env(DATABASE_SETTINGS) if db["enabled"] else {},
+            "sqlite_url": f"file:{db['data_dir']}/{service}.db" if sqlite else "",
+            # The image creates the SQLite directory (owned by the service's user) in its parent.
+            "data_dir_parent": str(PurePosixPath(db["data_dir"]).parent) if sqlite else "",
+            "data_dir_name": PurePosixPath(db["data_dir"]).name if sqlite else "",
+        },
+        "redis": {
+            "url_var": f"{prefix}_REDIS_URL",
+            "settings_env": settings_env(REDIS_SETTINGS) if redis["enabled"] else {},
+        },
+        "compose": compose,
+        "k8s_components": components,
+        "k8s_sqlite_storage": K8S_SQLITE_STORAGE,
+        "host_migrate_command": migrate if db["enabled"] else "",
+    }
+
 
 UID = 65532
 GID = 65532
@@ -319,10 +636,16 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["k8s_deploy_timeout_min"] = K8S_DEPLOY_TIMEOUT_MIN[bool(answers.get("k8s_canary"))]
     out["k8s_deploy_wait_polls"] = K8S_DEPLOY_WAIT_POLLS
     out["ci_make_targets"] = list(CI_MAKE_TARGETS)
-    out["go_requires"] = list(GO_REQUIRES)
+    data_values = data(answers, service, prefix)
+    out["db"], out["redis"] = data_values["db"], data_values["redis"]
+    out["run_defaults"] = data_values["run_defaults"]
+    out["go_requires"] = list(GO_REQUIRES + data_values["data_go_requires"])
     out["go_mod_requires"] = sorted(
-        [tuple(r.split("@")) for r in GO_REQUIRES + GO_EXAMPLE_REQUIRES]
+        [tuple(r.split("@")) for r in GO_REQUIRES + data_values["data_go_requires"] + GO_EXAMPLE_REQUIRES
+         + data_values["data_go_example_requires"]]
     )
+    out["data_deploy"] = data_deploy(out)
+    out["go_mod_indirect"], out["go_sum"] = gomod_lock(gomod_key(answers))
     host = registry.split("/")[0]
     out["registry"] = {"host": host, "is_ghcr": host == "ghcr.io"}
     return out

@@ -3,7 +3,7 @@
 DEFAULT: dict = {}
 
 ANSWER_SETS: dict[str, dict] = {
-    # Everything at its default: what `copier copy --defaults` gives a newcomer.
+    # Everything at its default (SQLite, no Redis): what `copier copy --defaults` gives a newcomer.
     "default": DEFAULT,
     # A different host, an older supported Go, a high port, short shutdown, some artifacts off.
     "orders": {
@@ -21,6 +21,8 @@ ANSWER_SETS: dict[str, dict] = {
         "runtime_image": "scratch",
         "k8s_routing": "gateway",
         "image_registry": "registry.example.com/shop",
+        "database": "postgres",
+        "redis": True,
     },
     # Short name, module path without a dot in the host, everything deployment-related off.
     "minimal": {
@@ -37,6 +39,7 @@ ANSWER_SETS: dict[str, dict] = {
         "with_filebeat": False,
         "with_kubernetes": False,
         "with_github_actions": False,
+        "database": "none",
     },
     # Every option on, the less common choices picked.
     "full": {
@@ -53,5 +56,7 @@ ANSWER_SETS: dict[str, dict] = {
         "k8s_routing": "gateway",
         "k8s_edge_namespace": "platform-gateway",
         "nginx_server_name": "inventory.internal.acme.example",
+        "database": "mysql",
+        "redis": True,
     },
 }

@@ -277,3 +277,37 @@ def test_seams_migration_renders_only_missing_team_files(tmp_path, answers, pres
     assert not any(rel.startswith(("internal/app", "internal/config", "deploy/k8s/base")) for rel in created)
     service = (tmp_path / "internal/service/service.go").read_text()
     assert f'"{answers["module_path"]}/internal/lifecycle"' in service and "{{" not in service
+
+
+def run_data_script(*args: str, cwd: Path):
+    return subprocess.run(
+        [sys.executable, str(MIGRATIONS / "to_0_2_0_data.py"), *args],
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_data_migration_keeps_an_old_service_without_a_database(tmp_path):
+    answers = tmp_path / ".copier-answers.yml"
+    answers.write_text(ANSWERS_0_1_0.format(value="true"))
+    proc = run_data_script(".copier-answers.yml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "copier-gin migration 0.2.0 (data): recorded database: 'none', redis: False"
+    text = answers.read_text()
+    migrated = yaml.safe_load(text)
+    assert migrated["database"] == "none" and migrated["redis"] is False
+    assert text.startswith("# Changes here will be overwritten by Copier")
+    assert migrated["service_name"] == yaml.safe_load(ANSWERS_0_1_0.format(value="true"))["service_name"]
+    # A second run, or a service that answered already, is left alone.
+    answers.write_text(text.replace("database: none", "database: postgres"))
+    proc = run_data_script(".copier-answers.yml", cwd=tmp_path)
+    assert proc.returncode == 0 and "nothing to do" in proc.stderr
+    assert yaml.safe_load(answers.read_text())["database"] == "postgres"
+
+
+@pytest.mark.parametrize("content, code", [(None, 1), ("- a list\n", 1), ("a: [", 1)])
+def test_data_migration_errors(tmp_path, content, code):
+    if content is not None:
+        (tmp_path / ".copier-answers.yml").write_text(content)
+    proc = run_data_script(".copier-answers.yml", cwd=tmp_path)
+    assert proc.returncode == code and "copier-gin migration 0.2.0 (data)" in proc.stderr
+    assert run_data_script(cwd=tmp_path).returncode == 2

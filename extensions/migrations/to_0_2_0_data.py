@@ -1,0 +1,67 @@
+"""Migration for copier-gin 0.2.0: services generated before keep having no database.
+
+0.2.0 adds the questions `database` (default `sqlite`) and `redis`. `make update` answers
+new questions with their defaults, so without this migration every existing service
+would gain an SQLite database, the products example and its migrations on its first
+update. Copier runs this script before it renders the new version (`when: before`), in
+the project's directory, with the answers file's path; it records the answers such a
+service effectively had:
+
+    (no database answer)  ->  database: none, redis: false
+
+A team that wants a database answers it on purpose afterwards, e.g.
+`make update UPDATE_ARGS="-d database=postgres"` (docs/updating.md says what to wire by
+hand then). Answers already present are never changed, so running it again is harmless.
+It prints one line saying what it did.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from to_0_2_0 import _header  # noqa: E402
+
+TAG = "copier-gin migration 0.2.0 (data)"
+BEFORE_DATA = {"database": "none", "redis": False}
+
+
+def migrate_answers(answers: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Return the answers with the pre-0.2.0 data answers filled in, and what changed."""
+    missing = {k: v for k, v in BEFORE_DATA.items() if k not in answers}
+    if not missing:
+        return dict(answers), "nothing to do (database and redis already answered)"
+    return {**answers, **missing}, "recorded " + ", ".join(f"{k}: {v!r}" for k, v in missing.items())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(f"usage: {Path(__file__).name} ANSWERS_FILE", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    if not path.is_file():
+        print(f"{TAG}: {path} not found (run from the project's directory)", file=sys.stderr)
+        return 1
+    text = path.read_text(encoding="utf-8")
+    try:
+        answers = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        print(f"{TAG}: {path}: {exc}", file=sys.stderr)
+        return 1
+    if not isinstance(answers, dict):
+        print(f"{TAG}: {path}: expected a mapping of answers", file=sys.stderr)
+        return 1
+    migrated, what = migrate_answers(answers)
+    if migrated != answers:
+        body = yaml.safe_dump(migrated, default_flow_style=False, allow_unicode=True, sort_keys=True)
+        path.write_text(_header(text) + body, encoding="utf-8")
+    print(f"{TAG}: {what}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
