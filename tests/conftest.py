@@ -23,6 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from answer_sets import ANSWER_SETS  # noqa: E402
 
+# Real PostgreSQL, MariaDB and Redis servers for the services that need them (dbservers.py).
+pytest_plugins = ["dbservers"]
+
 TOOLS_BIN = Path(os.environ.get("TOOLS_BIN", Path.home() / ".cache" / "copier-gin" / "bin"))
 
 
@@ -107,3 +110,27 @@ def built(projects, tmp_path_factory):
         return cache[name]
 
     return build
+
+
+def engine_of(name: str) -> str:
+    """The `database` answer of an answer set (sqlite when it keeps the default)."""
+    return str(ANSWER_SETS[name].get("database", "sqlite"))
+
+
+def data_env(request, name: str, prefix: str, workdir: Path) -> dict[str, str]:
+    """Settings that give a service generated from answer set `name` its database and
+    Redis: a fresh database on the session's real server (dbservers.py), or an SQLite
+    file in workdir; pending migrations applied at start."""
+    engine = engine_of(name)
+    env: dict[str, str] = {}
+    if engine != "none":
+        url = {
+            "sqlite": lambda: f"file:{workdir}/service.db",
+            "postgres": lambda: request.getfixturevalue("postgres_url"),
+            "mysql": lambda: request.getfixturevalue("mariadb_url"),
+        }[engine]()
+        env[f"{prefix}_DATABASE_URL"] = url
+        env[f"{prefix}_DATABASE_MIGRATE_ON_START"] = "true"
+    if ANSWER_SETS[name].get("redis"):
+        env[f"{prefix}_REDIS_URL"] = request.getfixturevalue("redis_url")
+    return env

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port
+from conftest import data_env, free_port
 
 SETS = ["default", "orders"]
 
@@ -22,14 +23,17 @@ SETS = ["default", "orders"]
 class Service:
     """The generated binary running on a free loopback port, its stdout captured."""
 
-    def __init__(self, binary: Path, prefix: str, extra_env: dict | None = None):
+    def __init__(self, binary: Path, prefix: str, extra_env: dict | None = None, cwd: Path | None = None):
         self.port = free_port()
         self.prefix = prefix
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
         env.update({f"{prefix}_HTTP_HOST": "127.0.0.1", f"{prefix}_HTTP_PORT": str(self.port)})
         env.update(extra_env or {})
         self.env = env
-        self.proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Its own working directory: an SQLite default (a relative file) lands there.
+        self.cwd = cwd or Path(tempfile.mkdtemp(prefix="service-"))
+        self.proc = subprocess.Popen([str(binary)], env=env, cwd=self.cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -63,9 +67,10 @@ def prefix_of(project: Path) -> str:
 
 
 @pytest.fixture(params=SETS)
-def service(request, projects, built):
+def service(request, projects, built, tmp_path):
     request.node.add_marker(pytest.mark.xdist_group(f"go-{request.param}"))
-    svc = Service(built(request.param), prefix_of(projects(request.param)))
+    prefix = prefix_of(projects(request.param))
+    svc = Service(built(request.param), prefix, data_env(request, request.param, prefix, tmp_path), cwd=tmp_path)
     yield svc
     if svc.proc.poll() is None:
         svc.proc.kill()
@@ -157,14 +162,14 @@ def test_sigterm_lets_an_in_flight_request_finish(service):
     "setting,value",
     [("HTTP_PORT", "eighty"), ("SHUTDOWN_TIMEOUT", "-1s"), ("TRUSTED_PROXIES", "nginx"), ("LOG_LEVEL", "loud")],
 )
-def test_bad_setting_exits_at_start_naming_it(projects, built, setting, value):
+def test_bad_setting_exits_at_start_naming_it(projects, built, setting, value, tmp_path):
     prefix = prefix_of(projects("default"))
     env = dict(os.environ, **{f"{prefix}_{setting}": value, f"{prefix}_HTTP_PORT": os.environ.get("X", "0")})
     if setting != "HTTP_PORT":
         env[f"{prefix}_HTTP_PORT"] = str(free_port())
     else:
         env[f"{prefix}_HTTP_PORT"] = value
-    proc = subprocess.run([str(built("default"))], env=env, capture_output=True, text=True, timeout=10)
+    proc = subprocess.run([str(built("default"))], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=10)
     assert proc.returncode != 0
     assert f"{prefix}_{setting}" in proc.stderr, proc.stderr
     assert proc.stdout == ""
