@@ -208,6 +208,32 @@ def gomod_lock(key: str) -> tuple[list[tuple[str, str]], str]:
     return indirect, total.read_text()
 
 
+# The generated CI's integration job (GitHub Actions) uses the database server the
+# ubuntu-24.04 runner image ships, stopped (PostgreSQL 16, MySQL 8.0 with root/root):
+# started with throwaway credentials, so no image is pulled by a tag that cannot be
+# pinned to a digest. `start` are the step's commands, `url` what the tests read.
+CI_DATABASE_SERVICES = {
+    "postgres": {
+        "title": "the runner's PostgreSQL",
+        "start": [
+            "sudo systemctl start postgresql.service",
+            "sudo -u postgres psql -v ON_ERROR_STOP=1 -c \"CREATE ROLE ci LOGIN PASSWORD 'ci'\"",
+            "sudo -u postgres createdb --owner ci ci",
+        ],
+        "url": "postgres://ci:ci@127.0.0.1:5432/ci?sslmode=disable",
+    },
+    "mysql": {
+        "title": "the runner's MySQL",
+        "start": [
+            "sudo systemctl start mysql.service",
+            "mysql -uroot -proot -e \"CREATE DATABASE ci; CREATE USER 'ci'@'%' IDENTIFIED BY 'ci'\"",
+            "mysql -uroot -proot -e \"GRANT ALL ON ci.* TO 'ci'@'%'\"",
+        ],
+        "url": "mysql://ci:ci@127.0.0.1:3306/ci",
+    },
+}
+
+
 def validate_canary(canary: object, database: object = "none") -> str:
     """k8s_canary: a canary runs two releases side by side, one SQLite file serves one pod."""
     if canary in (True, "true", "True", "yes") and str(database) == "sqlite":
@@ -251,6 +277,9 @@ def data(answers: Mapping[str, Any], service: str, prefix: str) -> dict[str, Any
             host_url=host_url,
             compose_url=compose_url,
             k8s_secret=f"{service}-database",
+            # The generated CI's integration job: the engine as a service container with
+            # throwaway credentials, and the URL the project's integration tests read.
+            ci=CI_DATABASE_SERVICES.get(engine),
         )
     # The Go struct's tags take defaults and docs from here, as .env.example does.
     db["defaults"] = {k: (db.get("default_url", "") if d is None else d) for k, d, _ in DATABASE_SETTINGS}
@@ -302,8 +331,8 @@ DATA_SECRET_KEYS = ("DATABASE_URL", "REDIS_URL")
 # a real deployment sets its own in the git-ignored *.secrets.env, which compose reads after.
 COMPOSE_DEV_PASSWORD = "compose-only-password"
 # The database servers compose runs, as their official images expect: the variables their
-# entrypoints read (secrets apart), the user they run as, where they keep the data, their
-# socket directory (a tmpfs: the root filesystem is read-only) and a health check. The check
+# entrypoints read (secrets apart), the user they run as (not root: the entrypoints then
+# skip their chown steps), where they keep the data and a health check. The check
 # goes over TCP: the entrypoint's first server, which initialises the data, listens only on
 # the socket, so the check passes once the real server is up.
 COMPOSE_DB_SERVERS = {
@@ -312,7 +341,6 @@ COMPOSE_DB_SERVERS = {
         "env": {"POSTGRES_USER": "{ident}", "POSTGRES_DB": "{ident}"},
         "secret_env": {"POSTGRES_PASSWORD": COMPOSE_DEV_PASSWORD},
         "data_dir": "/var/lib/postgresql/data",
-        "run_dir": "/var/run/postgresql",
         "healthcheck": ["CMD", "pg_isready", "--host=127.0.0.1", "--username={ident}", "--dbname={ident}"],
         "memory": "512M",
     },
@@ -321,7 +349,6 @@ COMPOSE_DB_SERVERS = {
         "env": {"MARIADB_USER": "{ident}", "MARIADB_DATABASE": "{ident}"},
         "secret_env": {"MARIADB_PASSWORD": COMPOSE_DEV_PASSWORD, "MARIADB_ROOT_PASSWORD": "compose-only-root-password"},
         "data_dir": "/var/lib/mysql",
-        "run_dir": "/run/mysqld",
         "healthcheck": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
         "memory": "512M",
     },
@@ -362,7 +389,6 @@ def data_deploy(cg: Mapping[str, Any]) -> dict[str, Any]:
             "env": {k: v.format(ident=ident) for k, v in spec["env"].items()},
             "secret_env": dict(spec["secret_env"]),
             "data_dir": spec["data_dir"],
-            "run_dir": spec["run_dir"],
             "healthcheck": [a.format(ident=ident) for a in spec["healthcheck"]],
             "memory": spec["memory"],
         }

@@ -279,7 +279,14 @@ def test_ci_runs_the_make_targets_on_prs_and_main(projects, name):
     assert set(ci[True]) == {"pull_request", "push"} and ci[True]["push"]["branches"] == ["main"]
     go = ci["jobs"]["go"]
     runs = [s["run"] for s in go["steps"] if "run" in s]
-    assert runs == ["make " + " ".join(cg["ci_make_targets"])]
+    assert runs == ["make " + " ".join(cg["ci_make_targets"]), "make fuzz"]
+    # A server database: the integration tests run against one, instead of skipping.
+    if cg["db"].get("ci"):
+        job = ci["jobs"]["integration"]
+        assert job["env"] == {f"{cg['env_prefix']}_TEST_DATABASE_URL": cg["db"]["ci"]["url"]}
+        assert [s["run"] for s in job["steps"] if "run" in s][-1] == "make test"
+    else:
+        assert "integration" not in ci["jobs"]
     setup = [s for s in go["steps"] if s.get("uses", "").startswith("actions/setup-go@")][0]
     # The newest patch of the answered Go line, not go.mod's minimum (which would pin an old patch).
     assert setup["with"]["go-version"] == f"{answers_of(project)['go_version']}.x"
@@ -287,7 +294,7 @@ def test_ci_runs_the_make_targets_on_prs_and_main(projects, name):
     # Every target exists in the generated Makefile (make's own database) and dry-runs.
     proc = run(["make", "-pRrq", "-f", "Makefile", ":"], project, check=False)
     targets = set(re.findall(r"^([a-zA-Z][\w-]*):", proc.stdout, re.M))
-    for target in cg["ci_make_targets"]:
+    for target in [*cg["ci_make_targets"], "fuzz"]:
         assert target in targets, f"ci.yml runs make {target}; the Makefile has no such target"
         run(["make", "-n", target], project)
     answers = answers_of(project)
