@@ -68,3 +68,26 @@ def test_make_help_lists_every_target_in_plain_words(projects, name):
         assert target in targets, (target, out)
     service = __import__("yaml").safe_load((project / ".copier-answers.yml").read_text())["service_name"]
     assert f"bin/{service}" in out
+
+
+def _untested_combinations() -> list[str]:
+    """The data-answer combinations (go.mod/go.sum locks) no answer set above generates."""
+    import settings
+
+    covered = {settings.gomod_key(answers) for answers in ANSWER_SETS.values()}
+    return [key for key in settings.gomod_keys() if key not in covered]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", _untested_combinations())
+def test_every_data_combination_is_tidy_and_builds(key, tmp_path):
+    """go.mod's indirect requirements and go.sum come per combination of `database` and
+    `redis` (scripts/lock-go-modules): the ones no answer set uses are tidy and build too."""
+    from conftest import generate
+
+    engine, redis = key.split("-")
+    project = generate(tmp_path / key, {"database": engine, "redis": redis == "redis", "go_version": "1.25",
+                                        "with_kubernetes": False, "with_github_actions": False})
+    for target in ("tidy-check", "vet", "fmt-check"):
+        run(["make", target], project, timeout=900)
+    run(["go", "test", "-count=1", "./..."], project, timeout=900)
