@@ -44,6 +44,7 @@ import pytest
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
 from conftest import ROOT
+from test_deploy_data import data_secret_env
 
 sys.path.insert(0, str(ROOT / "extensions"))
 import settings  # noqa: E402
@@ -57,6 +58,8 @@ API = "/api/v1/greetings/"
 
 def answers_cg() -> dict:
     answers = {"owner": "acme", "instances": 2}
+    # copier.yml's defaults of the data answers (derive() alone would take none for a missing one).
+    answers.update({k: dt.load_yaml(ROOT / "copier.yml")[k]["default"] for k in ("database", "redis")})
     answers.update(ANSWER_SETS[NAME])
     return settings.derive(answers)
 
@@ -146,8 +149,11 @@ def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, fir
 
 
 @contextlib.contextmanager
-def running_stack(project: Path, binary: Path):
-    """Start supervisord (the generated program) and Nginx (bare-host layout) on loopback."""
+def running_stack(project: Path, binary: Path, request):
+    """Start supervisord (the generated program) and Nginx (bare-host layout) on loopback,
+    after the deployment docs' data steps: the URLs in the host's secrets file (this machine's
+    test servers; for SQLite a file in a directory the service's user owns), then
+    `migrate up` as that user with the program's env files."""
     cg = answers_cg()
     pub = dt.world_readable_tmpdir("cg-deploy-e2e-")
     procs: list[subprocess.Popen] = []
@@ -164,7 +170,22 @@ def running_stack(project: Path, binary: Path):
         # The team's env file installed as the deployment docs say, and an (empty) secrets file.
         (pub / "etc").mkdir()
         shutil.copy(project / "deploy" / "supervisord" / f"{cg['service']}.env", pub / "etc" / Path(cg["host"]["env_file"]).name)
-        (pub / "etc" / Path(cg["host"]["secrets_env_file"]).name).write_text("# host-only secrets\n")
+        data_dir = pub / "data"
+        data_dir.mkdir()
+        nobody = pwd.getpwnam("nobody")
+        os.chown(data_dir, nobody.pw_uid, nobody.pw_gid)
+        secrets = data_secret_env(request, cg, data_dir)
+        (pub / "etc" / Path(cg["host"]["secrets_env_file"]).name).write_text(
+            "# host-only secrets\n" + "".join(f"{k}={v}\n" for k, v in secrets.items()))
+        if cg["db"]["enabled"]:
+            # The docs' step before `supervisorctl update`: the binary, the program's env files.
+            argv = cg["data_deploy"]["host_migrate_command"].split()
+            argv[0] = str(installed)
+            argv = [str(pub / "etc" / Path(a).name) if a.startswith("/etc/") else a for a in argv]
+            proc = subprocess.run(argv, user="nobody", capture_output=True, text=True, timeout=120,
+                                  env={"PATH": os.environ.get("PATH", "")})
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            assert "migrations applied" in proc.stdout or "no migrations to apply" in proc.stdout.lower(), proc.stdout
         ports = dt.free_ports(cg["instances"])
         port_map = dict(zip(cg["upstream_ports"], ports))
 
@@ -233,16 +254,16 @@ def _report(st: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(projects, built):
-    with running_stack(projects(NAME), built(NAME)) as st:
+def stack(projects, built, request):
+    with running_stack(projects(NAME), built(NAME), request) as st:
         yield st
         _report(st)
 
 
 @pytest.fixture
-def own_stack(projects, built):
+def own_stack(projects, built, request):
     """A stack of its own, for the test that stops it."""
-    with running_stack(projects(NAME), built(NAME)) as st:
+    with running_stack(projects(NAME), built(NAME), request) as st:
         yield st
         _report(st)
 

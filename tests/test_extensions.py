@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 import naming
@@ -180,3 +182,44 @@ def test_network_policy_namespaces_follow_routing_and_canary():
                                        ("https://a.b", False), (("a" * 63 + ".") * 4 + "b", False)])
 def test_validate_hostname(value, ok):
     assert (naming.validate_hostname(value) == "") is ok
+
+
+# ---------------------------------------------------------------- data_deploy (the data answers' deployment side)
+@pytest.mark.parametrize("engine", ["none", "sqlite", "postgres", "mysql"])
+@pytest.mark.parametrize("redis", [False, True])
+def test_data_deploy_values_agree(engine, redis):
+    cg = settings.derive({"service_name": "orders-api", "http_port": 8080, "shutdown_timeout": 5, "owner": "x",
+                          "database": engine, "redis": redis})
+    dd = cg["data_deploy"]
+    assert dd["enabled"] == (engine != "none" or redis)
+    assert dd["secret_vars"] == (["ORDERS_API_DATABASE_URL"] if engine != "none" else []) + \
+        (["ORDERS_API_REDIS_URL"] if redis else [])
+    # The secrets are never among the settings that go into a ConfigMap.
+    for var in dd["secret_vars"]:
+        assert var not in dd["db"]["settings_env"] and var not in dd["redis"]["settings_env"]
+    compose = dd["compose"]
+    assert bool(compose["db"]) == (engine in ("postgres", "mysql")) == dd["db"]["server"]
+    assert ("migrate" in compose["app_depends_on"]) == (engine != "none")
+    assert ("redis" in compose["app_depends_on"]) == redis
+    if compose["db"]:
+        # The app's compose URL carries the server's example password, user and database.
+        url = urllib.parse.urlsplit(compose["secrets_examples"]["app"]["ORDERS_API_DATABASE_URL"])
+        assert url.hostname == "db" and url.port == cg["db"]["port"]
+        assert url.password in compose["db"]["secret_env"].values()
+        assert url.username in compose["db"]["env"].values() and url.path.lstrip("/") in compose["db"]["env"].values()
+        assert compose["migrate_depends_on"] == {"db": "service_healthy"}
+    if redis:
+        url = urllib.parse.urlsplit(compose["secrets_examples"]["app"]["ORDERS_API_REDIS_URL"])
+        assert url.hostname == "redis" and url.password == compose["secrets_examples"]["redis"]["REDIS_PASSWORD"]
+        # The password reaches redis-server from the environment, not from compose.yaml.
+        assert settings.COMPOSE_DEV_PASSWORD not in " ".join(compose["redis"]["command"])
+    if engine == "sqlite":
+        assert compose["app_volumes"] == ["data:/var/lib/orders-api"]
+        assert dd["db"]["sqlite_url"] == "file:/var/lib/orders-api/orders-api.db" == cg["db"]["compose_url"]
+        assert dd["k8s_components"][0] == "sqlite"
+    # The database component comes last: its init container copies the app container.
+    if engine != "none":
+        assert dd["k8s_components"][-1] == "database"
+        assert dd["host_migrate_command"].split()[:3] == [cg["host"]["bin_path"], "migrate", "up"]
+    else:
+        assert "database" not in dd["k8s_components"] and not dd["host_migrate_command"]

@@ -34,6 +34,7 @@ import deploy_tools as dt
 import yaml
 
 from conftest import ROOT, go_env, run
+from test_deploy_data import data_secret_env
 
 sys.path.insert(0, str(ROOT / "extensions"))
 import settings  # noqa: E402
@@ -282,10 +283,12 @@ def test_kustomize_build_renders_the_objects(k8s, name, overlay):
     service = cg["service"]
     namespace = cg["k8s_namespaces"][overlay]
     kinds = sorted(d["kind"] for d in docs)
+    sqlite = cg["data_deploy"]["db"]["sqlite"]
     expected = [
         "ConfigMap",
         cg["k8s_workload"]["kind"],
-        "HorizontalPodAutoscaler",
+        # SQLite: one pod on a volume claim, no autoscaler (tests/test_deploy_data.py).
+        "PersistentVolumeClaim" if sqlite else "HorizontalPodAutoscaler",
         "HTTPRoute" if answers["k8s_routing"] == "gateway" else "Ingress",
         "Namespace",
         "NetworkPolicy",
@@ -295,6 +298,8 @@ def test_kustomize_build_renders_the_objects(k8s, name, overlay):
     ]
     if answers["k8s_canary"]:
         expected += ["AnalysisTemplate", "Service"]
+    # Egress to the database server and to Redis: a NetworkPolicy each.
+    expected += ["NetworkPolicy"] * (cg["data_deploy"]["db"]["server"] + cg["redis"]["enabled"])
     assert kinds == sorted(expected)
     for d in docs:
         if d["kind"] != "Namespace":
@@ -305,22 +310,26 @@ def test_kustomize_build_renders_the_objects(k8s, name, overlay):
 
     workload = one(docs, cg["k8s_workload"]["kind"], service)
     assert workload["apiVersion"] == cg["k8s_workload"]["api_version"]
-    assert "replicas" not in workload["spec"], "the HPA owns the replica count"
+    if sqlite:
+        assert workload["spec"]["replicas"] == 1, "one SQLite writer"
+    else:
+        assert "replicas" not in workload["spec"], "the HPA owns the replica count"
     container = workload["spec"]["template"]["spec"]["containers"][0]
     # The overlay sets the image: the registry from the answers, a tag (a digest once deployed).
     assert container["image"].startswith(cg["image"] + ":"), container["image"]
     assert not container["image"].endswith(":latest")
 
-    hpa = one(docs, "HorizontalPodAutoscaler", service)
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["spec"]["scaleTargetRef"] == {
-        "apiVersion": cg["k8s_workload"]["api_version"],
-        "kind": cg["k8s_workload"]["kind"],
-        "name": service,
-    }
-    assert hpa["spec"]["minReplicas"] >= 2
-    assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
-    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+    if not sqlite:
+        hpa = one(docs, "HorizontalPodAutoscaler", service)
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": cg["k8s_workload"]["api_version"],
+            "kind": cg["k8s_workload"]["kind"],
+            "name": service,
+        }
+        assert hpa["spec"]["minReplicas"] >= 2
+        assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+        assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
     assert one(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == workload["spec"]["selector"][
         "matchLabels"
     ]
@@ -412,10 +421,14 @@ def test_pod_spec_follows_the_contract(k8s, name):
         assert container["resources"]["requests"]["memory"] == "256Mi"
         assert container["resources"]["limits"]["memory"] == "256Mi"
         assert "cpu" not in container["resources"]["limits"]
-        (mount,) = container["volumeMounts"]
-        assert mount["mountPath"] == "/tmp"
-        (volume,) = spec["volumes"]
-        assert volume["name"] == mount["name"] and "emptyDir" in volume
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert "emptyDir" in volumes[mounts.pop("/tmp")]
+        if cg["data_deploy"]["db"]["sqlite"]:
+            # The SQLite file on the volume claim; fsGroup above makes it writable.
+            claim = volumes[mounts.pop(cg["db"]["data_dir"])]["persistentVolumeClaim"]["claimName"]
+            assert one(docs, "PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteOnce"]
+        assert mounts == {} and len(volumes) == len(container["volumeMounts"])
         keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
         assert keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
         anti = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
@@ -423,6 +436,23 @@ def test_pod_spec_follows_the_contract(k8s, name):
         # Secrets are referenced, never inlined.
         assert not [d for d in docs if d["kind"] == "Secret"]
         assert {"secretRef": {"name": f"{cg['service']}-secrets", "optional": True}} in container["envFrom"]
+        secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
+                       if "secretKeyRef" in e.get("valueFrom", {})}
+        assert secret_refs == {
+            **({cg["data_deploy"]["db"]["url_var"]: {"name": cg["db"]["k8s_secret"], "key": "url"}}
+               if cg["db"]["enabled"] else {}),
+            **({cg["data_deploy"]["redis"]["url_var"]: {"name": cg["redis"]["k8s_secret"], "key": "url"}}
+               if cg["redis"]["enabled"] else {}),
+        }
+        # With a database, every pod first runs `migrate up`: the app container, other arguments.
+        if cg["db"]["enabled"]:
+            (init,) = spec["initContainers"]
+            assert init["args"] == cg["data_deploy"]["migrate_args"] == ["migrate", "up"]
+            assert {k: v for k, v in init.items() if k not in ("name", "args")} == {
+                k: v for k, v in container.items()
+                if k not in ("name", "ports", "startupProbe", "livenessProbe", "readinessProbe", "lifecycle")}
+        else:
+            assert "initContainers" not in spec
 
 
 @pytest.mark.slow
@@ -454,12 +484,16 @@ def test_configmap_holds_the_go_defaults_and_is_referenced_by_hash(k8s, name):
     project, cg, _, docs = k8s(name, "staging")
     defaults = go_defaults(project, cg)
     configmap = one(docs, "ConfigMap")
-    # The platform's defaults (base/config.env) merged with the team's settings
-    # (team/config.env, through the team component): together, every line of .env.example.
+    # The platform's defaults (base/config.env), the database's and Redis's (their components)
+    # merged with the team's settings (team/config.env, through the team component): together,
+    # every line of .env.example but the URLs, which are secrets (Secrets, secretKeyRef).
     team = dt.env_file(project / "deploy" / "k8s" / "team" / "config.env")
     assert team, "the team component's config.env lists the service's own settings"
-    assert configmap["data"] == {**{cg["env"][k]: v for k, v in defaults.items()}, **team}
-    assert configmap["data"] == {k: v for k, v in env_example(project).items()}
+    data = {**cg["data_deploy"]["db"]["settings_env"], **cg["data_deploy"]["redis"]["settings_env"]}
+    assert configmap["data"] == {**{cg["env"][k]: v for k, v in defaults.items()}, **data, **team}
+    secrets = set(cg["data_deploy"]["secret_vars"])
+    assert not secrets & set(configmap["data"])
+    assert configmap["data"] == {k: v for k, v in env_example(project).items() if k not in secrets}
     assert re.fullmatch(rf"{cg['service']}-config-[a-z0-9]{{10}}", configmap["metadata"]["name"])
     container = pod_spec(docs, cg)["containers"][0]
     assert {"configMapRef": {"name": configmap["metadata"]["name"]}} in container["envFrom"]
@@ -579,8 +613,9 @@ def test_validators_reject_broken_manifests(k8s, crd_schemas, tmp_path):
     bad.write_text(yaml.safe_dump(pod))
     proc = kubernetes_validate([bad], kube_minors()[0], tmp_path)
     assert proc.returncode != 0 and "ERROR" in proc.stdout, proc.stdout
-    _, _, _, default_docs = k8s("default", "staging")
-    hpa = copy.deepcopy(one(default_docs, "HorizontalPodAutoscaler"))
+    # An HPA of a set that has one (SQLite's single pod has none).
+    hpa = copy.deepcopy(next(d for name in K8S_SETS for d in k8s(name, "staging")[3]
+                             if d["kind"] == "HorizontalPodAutoscaler"))
     hpa["apiVersion"] = "autoscaling/v2beta2"
     bad.write_text(yaml.safe_dump(hpa))
     proc = kubernetes_validate([bad], kube_minors()[-1], tmp_path)
@@ -693,7 +728,7 @@ def http_status(url: str) -> int:
 @pytest.mark.slow
 @pytest.mark.xdist_group("k8s")
 @pytest.mark.parametrize("name", ("default", "orders"))
-def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, built, name):
+def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, built, name, request, tmp_path):
     """The container's environment as the pod gets it (the ConfigMap, the memory limit, from
     which the service sets its Go memory limit with headroom) starts the real binary; the probes' paths answer as the manifest expects; on SIGTERM
     (sent after the preStop sleep) it exits 0 within the grace period left after that sleep."""
@@ -715,6 +750,13 @@ def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, 
     assert not [e for e in container["env"] if e["name"] == "GOMEMLIMIT"], "GOMEMLIMIT = the limit leaves no headroom"
     env[cg["env"]["MEMORY_LIMIT"]] = str(256 * 1024 * 1024)  # what the kubelet puts there for 256Mi
     env.pop("GOMEMLIMIT", None)
+    # The Secrets' URLs (a database and Redis of this machine's test servers; for SQLite a file).
+    env.update(data_secret_env(request, cg, tmp_path))
+    if cg["db"]["enabled"]:
+        # The init container first, as the kubelet runs it: same binary and environment.
+        (init,) = spec["initContainers"]
+        migrate = subprocess.run([str(binary), *init["args"]], env=env, capture_output=True, text=True, timeout=120)
+        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     # Same settings, but on loopback and a free port instead of the pod's own network.
     port = free_port()
     env[cg["env"]["HTTP_HOST"]] = "127.0.0.1"
