@@ -411,7 +411,29 @@ class _Server:
 # ----------------------------------------------------------------------------- PostgreSQL
 
 
-class PostgresServer(_Server):
+class _SQLServer(_Server):
+    """A server of SQL databases: each database has its own user and password."""
+
+    def _create(self, name: str, password: str) -> None:
+        raise NotImplementedError
+
+    def url_for(self, name: str, password: str | None = None) -> str:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return self.url_for(self.name)
+
+    def create_database(self, name: str | None = None) -> str:
+        """A new database with a user of its own (all privileges on it only) and a password; its URL."""
+        self.start()
+        db = self._unique(name)
+        password = secrets.token_hex(12)
+        self._create(db, password)
+        return self.url_for(db, password)
+
+
+class PostgresServer(_SQLServer):
     """PostgreSQL from Debian's postgresql package (/usr/lib/postgresql/<version>/bin).
 
     PostgreSQL refuses to run as root: when we are root, initdb and postgres run as the
@@ -540,23 +562,12 @@ class PostgresServer(_Server):
     def url_for(self, name: str, password: str | None = None) -> str:
         return f"postgres://{name}:{password or self.password}@{HOST}:{self.port}/{name}?sslmode=disable"
 
-    @property
-    def url(self) -> str:
-        return self.url_for(self.name)
-
-    def create_database(self, name: str | None = None) -> str:
-        """A new database with its own owner role and password; its URL."""
-        self.start()
-        db = self._unique(name)
-        password = secrets.token_hex(12)
-        self._create(db, password)
-        return self.url_for(db, password)
 
 
 # ----------------------------------------------------------------------------- MariaDB
 
 
-class MariaDBServer(_Server):
+class MariaDBServer(_SQLServer):
     """MariaDB (MySQL protocol) from Debian's mariadb-server package.
 
     Runs as the current user (`--user=root` when we are root, which mariadbd otherwise
@@ -644,17 +655,6 @@ class MariaDBServer(_Server):
     def url_for(self, name: str, password: str | None = None) -> str:
         return f"mysql://{name}:{password or self.password}@{HOST}:{self.port}/{name}"
 
-    @property
-    def url(self) -> str:
-        return self.url_for(self.name)
-
-    def create_database(self, name: str | None = None) -> str:
-        """A new database with its own user (all privileges on it only) and password; its URL."""
-        self.start()
-        db = self._unique(name)
-        password = secrets.token_hex(12)
-        self._create(db, password)
-        return self.url_for(db, password)
 
 
 # ----------------------------------------------------------------------------- Redis

@@ -421,6 +421,19 @@ def stack(projects, standins, metrics, tmp_path_factory):
         assert not any(left.values()), f"compose project {name} left {left}"
 
 
+def _wait_completed(container_name: str, timeout: float = 120) -> None:
+    """Wait for a one-shot container (migrate) to exit; fail unless it exited 0."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = json.loads(containers.podman("inspect", container_name, "--format", "{{json .State}}").stdout)
+        if state["Status"] in ("exited", "stopped"):
+            assert state["ExitCode"] == 0, f"{container_name} exited {state['ExitCode']}: " \
+                + containers.podman("logs", container_name, check=False).stdout[-3000:]
+            return
+        assert time.monotonic() < deadline, f"{container_name} still {state['Status']} after {timeout} s"
+        time.sleep(0.5)
+
+
 def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stack:
     started = time.monotonic()
     base = tmp_path_factory.mktemp("stack")
@@ -436,7 +449,13 @@ def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stac
     # for the external FROMs), tagged with the file's own image names.
     runnable: list[str] = []
     standin_images: dict[str, str] = {}
+    # A service that runs an image another service builds (the one-shot migrate runs the
+    # app's image) runs that build.
+    built_here = {desc["image"] for desc in services.values() if "build" in desc}
     for svc, desc in services.items():
+        if "build" not in desc and desc.get("image") in built_here:
+            runnable.append(svc)
+            continue
         if "build" in desc:
             build = desc["build"]
             containers.build_image(Path(build["context"]), desc["image"], standins, build.get("args") or {},
@@ -505,6 +524,9 @@ def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stac
             if cond.get("condition") == "service_healthy" and dep in runnable:
                 for cname in _service_containers(name, dep):
                     _wait_healthy(cname, services[dep]["healthcheck"])
+            if cond.get("condition") == "service_completed_successfully" and dep in runnable:
+                for cname in _service_containers(name, dep):
+                    _wait_completed(cname)
         args = ["up", "-d", "--no-build", "--no-deps"]
         if replicas[svc] > 1:
             args += ["--scale", f"{svc}={replicas[svc]}"]

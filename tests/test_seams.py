@@ -46,9 +46,9 @@ import yaml
 
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
-from conftest import ROOT, free_port
+from conftest import ROOT, data_env, free_port
 import settings  # noqa: E402 - extensions/ is on sys.path (conftest)
-from test_update import commit_all, conflict_files, copy_working_tree, git, new_project, replace_once, sh
+from test_update import commit_all, conflict_files, copy_working_tree, describe_team_route, git, new_project, replace_once, sh
 
 pytestmark = [pytest.mark.slow]
 
@@ -74,6 +74,9 @@ def nginx_dir(repo: Path) -> Path:
 
 COMPOSE = "template/{% if with_docker and with_compose %}compose.yaml{% endif %}.jinja"
 SUPERVISORD = "template/deploy/{% if with_supervisord %}supervisord{% endif %}/{{service_name}}.conf.jinja"
+DATABASE_GO = "internal/{% if database != 'none' %}database{% endif %}/database.go.jinja"
+PRODUCTS_HANDLER = "internal/{% if database != 'none' %}products{% endif %}/handler.go.jinja"
+FIRST_MIGRATION = "{% if database != 'none' %}migrations{% endif %}/sql/00001_create_products.sql.jinja"
 # What each release's changed files carry, to check the change arrived.
 MARK_020 = "Release 0.2.0 note"
 MARK_030 = "Release 0.3.0 note"
@@ -98,8 +101,8 @@ def release_0_2_0(repo: Path) -> None:
          f"\t// {MARK_020}: the team's dependencies, built once.\n\tdeps, err := newDeps(ctx, mine, life)\n")
     # Deployment files around their seams.
     edit(repo / COMPOSE, "      interval: 10s\n", "      interval: 15s\n")
-    edit(repo / COMPOSE, "    env_file:\n      - path: deploy/compose/app.env\n",
-         f"    # {MARK_020}: the team's settings.\n    env_file:\n      - path: deploy/compose/app.env\n")
+    edit(repo / COMPOSE, "  env_file:\n    - path: deploy/compose/app.env\n",
+         f"  # {MARK_020}: the team's settings.\n  env_file:\n    - path: deploy/compose/app.env\n")
     edit(repo / SUPERVISORD, "startsecs=3\n", "startsecs=5\n")
     edit(repo / SUPERVISORD, "command={{ cg.host.bin_path }}", f"; {MARK_020}\ncommand={{{{ cg.host.bin_path }}}}")
     edit(k8s_dir(repo) / "base/networkpolicy.yaml.jinja", "  policyTypes:\n", f"  # {MARK_020}\n  policyTypes:\n")
@@ -119,6 +122,11 @@ def release_0_2_0(repo: Path) -> None:
     gha = t / "{% if with_github_actions %}.github{% endif %}/dependabot.yml.jinja"
     gha.write_text(gha.read_text() + "    open-pull-requests-limit: 3\n")
     edit(k8s_dir(repo) / "team/config.env.jinja", "# No secrets here", "# Release 0.2.0 would say this. No secrets here")
+    # Around the data seams: the template's database code changes (it must arrive), the
+    # template's copies of the team's example resource and migration change (they must not).
+    edit(t / DATABASE_GO, "// Open opens the pool", f"// Open ({MARK_020}) opens the pool")
+    edit(t / PRODUCTS_HANDLER, "// Register mounts the product routes", f"// {MARK_020}\n// Register mounts the product routes")
+    edit(t / FIRST_MIGRATION, "-- +goose Up\n", f"-- {MARK_020}\n-- +goose Up\n")
 
 
 def release_0_3_0(repo: Path) -> None:
@@ -129,8 +137,8 @@ def release_0_3_0(repo: Path) -> None:
     edit(t / "internal/httpserver/routes.go.jinja", "	if mount != nil {\n", f"	// {MARK_030}\n	if mount != nil {{\n")
     edit(t / "internal/app/app.go.jinja", "	return errors.Join(err, life.Close(closeCtx))\n}\n",
          f"	// {MARK_030}\n	return errors.Join(err, life.Close(closeCtx))\n}}\n")
-    edit(repo / COMPOSE, "    restart: unless-stopped\n    deploy:\n      # mode",
-         f"    # {MARK_030}\n    restart: unless-stopped\n    deploy:\n      # mode")
+    edit(repo / COMPOSE, "    deploy:\n      # mode",
+         f"    # {MARK_030}\n    deploy:\n      # mode")
     edit(k8s_dir(repo) / "base/kustomization.yaml.jinja", "configMapGenerator:\n", f"# {MARK_030}\nconfigMapGenerator:\n")
     edit(nginx_dir(repo) / "{{service_name}}/site.conf.jinja", "    location / {\n", f"    # {MARK_030}\n    location / {{\n")
     (t / ".gitignore").write_text((t / ".gitignore").read_text() + f"# {MARK_030}\n/tmp/\n")
@@ -167,6 +175,14 @@ def team_settings() -> tuple[str, str]:
     )
     return fields, validate
 
+
+TEAM_MIGRATION = """\
+-- +goose Up
+ALTER TABLE products ADD COLUMN stock INTEGER NOT NULL DEFAULT 0;
+
+-- +goose Down
+ALTER TABLE products DROP COLUMN stock;
+"""
 
 TEAM_DEPS_BUILD = """\
 	if s.InventoryURL != "" {
@@ -320,6 +336,11 @@ class Team:
         self.zone = f"{self.prefix.lower()}_stock"
         # Team-owned files this team wrote, with their content: an update must leave them.
         self.owned: dict[str, str] = {}
+        # The service's database and Redis settings (conftest.data_env), and where it runs.
+        self.data_env: dict[str, str] = {}
+        self.workdir = project.parent / f"{project.name}-run"
+        self.workdir.mkdir(exist_ok=True)
+        self.data = (project / "migrations").exists(), bool(self.answers.get("redis"))
 
     def write(self, rel: str, text: str) -> None:
         path = self.project / rel
@@ -348,6 +369,8 @@ class Team:
                     "\tstockRoutes.GET(\"/:sku\", (&stock{inventory: deps.Inventory}).get)\n")
         self.write("internal/api/stock.go", TEAM_STOCK.format(module=self.module))
         self.write("internal/api/stock_test.go", TEAM_STOCK_TEST.format(module=self.module))
+        # Its contract: described in openapi.yaml, called in the contract test (no inventory there: 503).
+        describe_team_route(p, 503)
         sh(["make", "fmt"], p)
         sh(["make", "env-example"], p)
         # Deployment: settings, an egress rule, Nginx locations, per target.
@@ -368,6 +391,14 @@ class Team:
             self.write(f"deploy/nginx/{self.service}/locations.d/stock.conf",
                        NGINX_LOCATION.format(zone=self.zone, service=self.service))
             self.write(f"deploy/nginx/{self.service}/http.d/stock-zone.conf", NGINX_HTTP.format(zone=self.zone))
+        # With a database: a migration of its own, a new column on the example resource,
+        # and the API description that says so (the contract test fails without it).
+        if has("migrations/sql"):
+            self.write("migrations/sql/00002_add_product_stock.sql", TEAM_MIGRATION)
+            self.insert("internal/products/product.go", "\tPriceCents int64     `json:\"price_cents\"`\n",
+                        "\tStock      int64     `json:\"stock\"`\n")
+            self.insert("internal/api/openapi.yaml", "      required: [id, sku, name, price_cents, created_at, updated_at]\n"
+                        "      properties:\n", "        stock:\n          type: integer\n          minimum: 0\n")
         # Dependabot's kind of change: a module bumped in go.mod and go.sum.
         sh(["go", "get", DEPENDABOT_BUMP], p)
         sh(["go", "mod", "tidy"], p)
@@ -381,6 +412,7 @@ class Team:
         """Snapshot every team-owned file the team has (go.mod/go.sum and .env.example are
         checked on their own: `make update` may raise a module and rewrites .env.example)."""
         patterns = ["internal/api/**/*", "internal/service/**/*", "internal/upstream/**/*", "README.md",
+                    "internal/products/**/*", "migrations/sql/*.sql",
                     "compose.override.yaml",
                     "deploy/compose/*", "deploy/supervisord/*.env", "deploy/k8s/team/**/*",
                     "deploy/nginx/*/http.d/*", "deploy/nginx/*/locations.d/*", ".github/dependabot.yml"]
@@ -460,7 +492,8 @@ def running(team: Team, inventory: Inventory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(team.prefix + "_")}
     env.update({f"{team.prefix}_HTTP_HOST": "127.0.0.1", f"{team.prefix}_HTTP_PORT": str(port),
                 f"{team.prefix}_INVENTORY_URL": f"http://127.0.0.1:{inventory.port}"})
-    proc = subprocess.Popen([str(team.project / "bin" / team.service)], env=env,
+    env.update(team.data_env)
+    proc = subprocess.Popen([str(team.project / "bin" / team.service)], env=env, cwd=team.workdir,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -481,7 +514,10 @@ def running(team: Team, inventory: Inventory):
         assert proc.returncode == 0, f"exit {proc.returncode}: {err[-3000:]}"
         lines = [json.loads(line) for line in out.splitlines()]
         closed = [line for line in lines if line["msg"] == "closed"]
-        assert [line["dependency"] for line in closed] == ["inventory"], "the inventory client was not closed at shutdown"
+        database, redis = team.data
+        # Closed after the drain, the last registered first: the team's, then the template's.
+        expected = ["inventory"] + (["redis"] if redis else []) + (["database"] if database else [])
+        assert [line["dependency"] for line in closed] == expected, "a dependency was not closed at shutdown"
         assert lines[-1]["msg"] == "stopped"
 
 
@@ -542,6 +578,13 @@ def assert_team_behaviour(team: Team) -> None:
                 assert_nginx_runs_the_team_location(team, int(base.rsplit(":", 1)[1]))
             # The example from the template still works beside the team's work.
             assert get(base, "/api/v1/greetings/Ada")[2] == {"message": "Hello, Ada!"}
+            if team.data[0]:
+                # The team's migration ran (at start) and its column is in the API.
+                req = urllib.request.Request(base + "/api/v1/products", method="POST", headers={"Content-Type": "application/json"},
+                                             data=json.dumps({"sku": f"s-{time.monotonic_ns()}", "name": "Tea", "price_cents": 1}).encode())
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    created = json.loads(resp.read())
+                assert resp.status == 201 and created["stock"] == 0, created
             # The inventory goes away: one failed probe does not flap readiness; several do.
             inventory.stop()
             statuses = [get(base, "/readyz")[0] for _ in range(4)]
@@ -605,6 +648,7 @@ def test_a_team_grows_the_service_through_seams_and_updates_without_conflicts(re
     request.node.add_marker(pytest.mark.xdist_group(f"seams-{name}"))
     project = new_project(releases, tmp_path / name, ANSWER_SETS[name])
     team = Team(project)
+    team.data_env = data_env(request, name, team.prefix, team.workdir)
     team.first_months()
     # Only team-owned files changed (go.mod, go.sum and .env.example are the team's too).
     changed = set(git(project, "status", "--porcelain", "--untracked-files=all").stdout.split()[1::2])
@@ -631,6 +675,10 @@ def test_a_team_grows_the_service_through_seams_and_updates_without_conflicts(re
             assert re.search(r"github.com/go-playground/validator/v10 v10\.30\.2\b", (project / "go.mod").read_text()), \
                 "make deps did not raise the module the template needs"
             assert "Ciao" not in (project / "internal/api/greetings.go").read_text()
+            if team.data[0]:
+                assert MARK_020 in (project / "internal/database/database.go").read_text()
+                assert MARK_020 not in (project / "internal/products/handler.go").read_text()
+                assert MARK_020 not in (project / "migrations/sql/00001_create_products.sql").read_text()
             if (project / ".github").exists():
                 assert "open-pull-requests-limit" not in (project / ".github/dependabot.yml").read_text()
             if (project / "deploy/nginx").exists():

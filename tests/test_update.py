@@ -240,9 +240,90 @@ import (
 
 // Register mounts the API's routes under /api/v1.
 func Register(r *gin.RouterGroup, _ *service.Deps) {{
+	r.GET("/api/v1/openapi.yaml", describe)
 	r.GET("/api/v1/stock/:sku", Stock)
 }}
 """
+
+# The team describes its route in the API's contract (internal/api/openapi.yaml) and
+# exercises it in the contract test's scenario: both are the team's files, and the
+# contract test fails until they agree with the routes.
+STOCK_OPENAPI_PATH = """\
+  /stock/{sku}:
+    get:
+      operationId: getStock
+      summary: Stock level of one SKU
+      parameters:
+        - name: sku
+          in: path
+          required: true
+          schema:
+            type: string
+      responses:
+        "200":
+          description: The level
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [sku, level]
+                properties:
+                  sku:
+                    type: string
+                  level:
+                    type: integer
+        "503":
+          description: The inventory API is unavailable
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [error]
+"""
+
+TEAM_OPENAPI = """\
+openapi: 3.1.0
+info:
+  title: Stock
+  version: "1"
+servers:
+  - url: /api/v1
+paths:
+  /openapi.yaml:
+    get:
+      operationId: getOpenAPI
+      responses:
+        "200":
+          description: This description
+          content:
+            application/yaml: {}
+""" + STOCK_OPENAPI_PATH
+
+
+def describe_team_route(project: Path, status: int, replace_examples: bool = False) -> dict[str, str]:
+    """Describe GET /api/v1/stock/{sku} in openapi.yaml and call it in the contract test's
+    scenario (expecting `status`); with replace_examples, the examples' routes go. Returns
+    the two files' new contents."""
+    api = project / "internal/api"
+    spec, contract = api / "openapi.yaml", api / "contract_test.go"
+    if replace_examples:
+        spec.write_text(TEAM_OPENAPI)
+    else:
+        text = spec.read_text()
+        assert text.count("\npaths:\n") == 1
+        spec.write_text(text.replace("\npaths:\n", "\npaths:\n" + STOCK_OPENAPI_PATH, 1))
+    exchange = f'\t\t{{http.MethodGet, apiPrefix + "/stock/abc-1", "", "", {status}}},\n'
+    text = contract.read_text()
+    start = text.index("\tscenario := []exchange{\n") + len("\tscenario := []exchange{\n")
+    if replace_examples:
+        end = text.index("\n\t}\n", start) + 1
+        keep = '\t\t{http.MethodGet, apiPrefix + "/openapi.yaml", "", "", http.StatusOK},\n'
+        text = text[:start] + keep + exchange + text[end:]
+    else:
+        text = text[:start] + exchange + text[start:]
+    contract.write_text(text)
+    return {"internal/api/openapi.yaml": spec.read_text(), "internal/api/contract_test.go": contract.read_text()}
+
 
 TEAM_TEST = """\
 package api
@@ -340,6 +421,7 @@ def team_edits(project: Path, drop_example: bool) -> dict[str, str | None]:
     for name, text in (("stock.go", TEAM_HANDLER), ("stock_test.go", team_test), ("routes.go", routes)):
         (api / name).write_text(text)
         expect[f"internal/api/{name}"] = text
+    expect.update(describe_team_route(project, 200, replace_examples=drop_example))
     if drop_example:
         # The example dependency goes too: its package, its wiring and its settings.
         module = answers["module_path"]
