@@ -456,6 +456,10 @@ def data_deploy(cg: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# The platforms the image is built for (the image workflow) and `make build-all`
+# cross-compiles: the build stage runs on the builder's own platform and cross-compiles.
+BUILD_PLATFORMS = ("linux/amd64", "linux/arm64")
+
 UID = 65532
 GID = 65532
 
@@ -495,11 +499,14 @@ LOG_BACKUPS = 10
 
 def compose_network(service: str) -> dict[str, str]:
     """A fixed /24 for the compose backend network, stable per service name, so that the
-    app can trust exactly Nginx's address there: 172.30.<1-254>.0/24, Nginx at .10."""
+    app can trust exactly Nginx's address there: 172.30.<1-254>.0/24, Nginx at .10.
+    Containers without a fixed address (app replicas, migrate, the database, yours) get
+    theirs from the upper half (ip_range), so none can take Nginx's first."""
     octet = zlib.crc32(service.encode()) % 254 + 1
     return {
         "subnet": f"172.30.{octet}.0/24",
         "gateway": f"172.30.{octet}.1",
+        "ip_range": f"172.30.{octet}.128/25",
         "nginx_ip": f"172.30.{octet}.10",
     }
 
@@ -662,6 +669,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["k8s_deploy_timeout_min"] = K8S_DEPLOY_TIMEOUT_MIN[bool(answers.get("k8s_canary"))]
     out["k8s_deploy_wait_polls"] = K8S_DEPLOY_WAIT_POLLS
     out["ci_make_targets"] = list(CI_MAKE_TARGETS)
+    out["build_platforms"] = list(BUILD_PLATFORMS)
     data_values = data(answers, service, prefix)
     out["db"], out["redis"] = data_values["db"], data_values["redis"]
     out["run_defaults"] = data_values["run_defaults"]

@@ -189,8 +189,10 @@ def parse_dockerfile(path: Path) -> Dockerfile:
         instr, _, rest = line.partition(" ")
         instr = instr.upper()
         if instr == "FROM":
-            parts = rest.split()
-            df.stages.append({"from": parts[0], "as": parts[2] if len(parts) > 2 else None, "instr": []})
+            flags = [p for p in rest.split() if p.startswith("--")]
+            parts = [p for p in rest.split() if not p.startswith("--")]
+            df.stages.append({"from": parts[0], "as": parts[2] if len(parts) > 2 else None,
+                              "flags": flags, "instr": []})
         df.stages[-1]["instr"].append((instr, rest.strip()))
     return df
 

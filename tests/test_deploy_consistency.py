@@ -191,9 +191,12 @@ def test_compose_agrees_with_image_nginx_and_app(r):
     # The app trusts exactly Nginx's fixed address, inside the backend subnet.
     nginx = services["nginx"]
     nginx_ip = ipaddress.ip_address(nginx["networks"]["backend"]["ipv4_address"])
-    subnet = ipaddress.ip_network(r.compose["networks"]["backend"]["ipam"]["config"][0]["subnet"])
+    ipam = r.compose["networks"]["backend"]["ipam"]["config"][0]
+    subnet, given_out = ipaddress.ip_network(ipam["subnet"]), ipaddress.ip_network(ipam["ip_range"])
     trusted = [ipaddress.ip_network(t) for t in app["environment"][r.var("TRUSTED_PROXIES")].split(",")]
     assert nginx_ip in subnet and trusted == [ipaddress.ip_network(f"{nginx_ip}/32")]
+    # No other container can be given Nginx's address before Nginx starts.
+    assert given_out.subnet_of(subnet) and nginx_ip not in given_out
     # Nginx's mounts put the rendered files where its command and includes expect them.
     mounts = {}
     for volume in nginx["volumes"]:

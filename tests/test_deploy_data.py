@@ -313,6 +313,12 @@ def test_dockerfile_data_dir_and_no_secret(data_projects, name):
     proc = run([str(VENV_BIN / "hadolint"), "--no-color", "Dockerfile"], project, check=False)
     assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout
     text = (project / "Dockerfile").read_text()
+    env = dict(kv.split("=", 1) for kv in dt.instr(dt.parse_dockerfile(project / "Dockerfile").stages[-1], "ENV")[0].split())
+    url_var = cg["data_deploy"]["db"]["url_var"]
+    if cg["data_deploy"]["db"]["sqlite"]:
+        # A file path, no credential: the image's own data directory is the default.
+        assert env[url_var] == cg["data_deploy"]["db"]["sqlite_url"]
+        text = text.replace(f"{url_var}={env[url_var]}", "")
     for var in ("DATABASE_URL", "REDIS_URL"):
         assert var not in text
     final = dt.parse_dockerfile(project / "Dockerfile").stages[-1]
@@ -764,7 +770,9 @@ def test_compose_data_stack_runs(name, e2e_standins, tmp_path):
 
             # Secrets: in the containers' environment from the env files; never in the image.
             image_env = containers.image_inspect(stack.model["services"][app_name]["image"])["Config"]["Env"]
-            assert not [e for e in image_env if any(v in e for v in dd["secret_vars"])], image_env
+            # (SQLite's URL is a path with no credential: the image defaults it to its data directory.)
+            sqlite_default = f"{dd['db']['url_var']}={dd['db']['sqlite_url']}"
+            assert not [e for e in image_env if any(v in e for v in dd["secret_vars"]) and e != sqlite_default], image_env
             for container in stack.containers(app_name) + [migrate]:
                 got = stack.inspect(container)
                 env = dict(e.split("=", 1) for e in got["Config"]["Env"])

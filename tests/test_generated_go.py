@@ -91,3 +91,19 @@ def test_every_data_combination_is_tidy_and_builds(key, tmp_path):
     for target in ("tidy-check", "vet", "fmt-check", "lint"):
         run(["make", target], project, timeout=900)
     run(["go", "test", "-count=1", "./..."], project, timeout=900)
+
+
+@pytest.mark.slow
+def test_build_all_cross_compiles_for_the_image_platforms(projects, request):
+    """make build-all: a static binary per platform of the image, for its architecture."""
+    import settings
+
+    request.node.add_marker(pytest.mark.xdist_group("go-default"))
+    project = projects("default")
+    run(["make", "build-all"], project, timeout=900)
+    machines = {"amd64": "x86-64", "arm64": "ARM aarch64"}
+    for platform in settings.BUILD_PLATFORMS:
+        os_, arch = platform.split("/")
+        binary = project / "bin" / f"example-service-{os_}-{arch}"
+        kind = run(["file", "-b", str(binary)], project).stdout
+        assert "ELF 64-bit" in kind and machines[arch] in kind and "statically linked" in kind, (platform, kind)
