@@ -310,3 +310,17 @@ def test_remove_example_leaves_a_project_that_passes_its_checks(projects, tmp_pa
 def test_fuzzing_the_request_decoding(request, projects):
     group(request, "default")
     run(["make", "fuzz", "FUZZTIME=5s"], projects("default"), timeout=300)
+
+
+def test_make_runs_sqlite_file_is_ignored_by_git_and_docker(projects, tmp_path):
+    """The SQLite file `make run` writes in the checkout is neither committed nor sent to an image build."""
+    project = tmp_path / "project"
+    subprocess.run(["cp", "-a", str(projects("default")), str(project)], check=True)
+    run(["git", "init", "-q"], project)
+    for name in ("example-service.db", "example-service.db-wal", "example-service.db-shm"):
+        (project / name).write_text("data")
+    ignored = run(["git", "check-ignore", "example-service.db", "example-service.db-wal", "example-service.db-shm"],
+                  project).stdout.split()
+    assert ignored == ["example-service.db", "example-service.db-wal", "example-service.db-shm"]
+    patterns = (project / ".dockerignore").read_text().split()
+    assert {"*.db", "*.db-wal", "*.db-shm"} <= set(patterns)
