@@ -36,17 +36,24 @@ def validate_project_name(value: object) -> str:
     return ""
 
 
+# The longest service_name: it is also the host's Linux user (useradd: at most 32
+# characters), compose's MySQL user (at most 32), and, with "-staging", a namespace (63).
+SERVICE_NAME_MAX = 32
+
+
 def validate_service_name(value: object) -> str:
     """DNS-1123 label: used for the binary, the image, Kubernetes objects and env prefix."""
     text = str(value if value is not None else "")
     allowed = (
-        "a DNS-1123 label: 2 to 63 characters of lowercase letters, digits and '-', "
+        f"a DNS-1123 label of 2 to {SERVICE_NAME_MAX} characters: lowercase letters, digits and '-', "
         "starting with a letter and ending with a letter or digit (e.g. 'orders-api')"
     )
     if not text:
         return f"service_name must not be empty; it must be {allowed}."
-    if len(text) > 63:
-        return f"service_name is {len(text)} characters long; it must be {allowed}."
+    if len(text) > SERVICE_NAME_MAX:
+        return (f"service_name is {len(text)} characters long; it must be {allowed}. Longer names break what "
+                f"is derived from them: the Linux user on a host and a MySQL user (at most 32 characters), "
+                f"the '<name>-staging' Kubernetes namespace (at most 63).")
     if len(text) < 2:
         return f"service_name '{text}' is too short; it must be {allowed}."
     if not DNS1123_LABEL.match(text):

@@ -247,6 +247,10 @@ def validate_canary(canary: object, database: object = "none") -> str:
 def data(answers: Mapping[str, Any], service: str, prefix: str) -> dict[str, Any]:
     """What the data answers (database, redis) give the templates, as `cg.db` and `cg.redis`."""
     engine = str(answers.get("database") or "none")
+    if engine not in DATABASES:
+        # "none", or a value Copier's choices have not rejected yet: Copier renders the
+        # context while it validates earlier questions, which must not fail on this one.
+        engine = "none"
     with_redis = bool(answers.get("redis"))
     ident = service.replace("-", "_")
     data_dir = SQLITE_DATA_DIR.format(service=service)

@@ -10,14 +10,14 @@ import naming
 import settings
 
 
-@pytest.mark.parametrize("name", ["ab", "orders-api", "a1", "x" * 63, "svc-2-b"])
+@pytest.mark.parametrize("name", ["ab", "orders-api", "a1", "x" * 32, "svc-2-b"])
 def test_service_name_accepts_dns1123_labels(name):
     assert naming.validate_service_name(name) == ""
 
 
 @pytest.mark.parametrize(
     "name",
-    ["", "a", "Orders", "orders api", "orders_api", "-orders", "orders-", "1orders", "x" * 64, "a--b", "ördérs"],
+    ["", "a", "Orders", "orders api", "orders_api", "-orders", "orders-", "1orders", "x" * 33, "x" * 64, "a--b", "ördérs"],
 )
 def test_service_name_rejects_everything_else(name):
     message = naming.validate_service_name(name)
@@ -223,3 +223,18 @@ def test_data_deploy_values_agree(engine, redis):
         assert dd["host_migrate_command"].split()[:3] == [cg["host"]["bin_path"], "migrate", "up"]
     else:
         assert "database" not in dd["k8s_components"] and not dd["host_migrate_command"]
+
+
+def test_the_longest_service_name_fits_everything_derived_from_it():
+    """Every name derived from the longest accepted service_name is valid where it lands."""
+    name = "a" + "-b" * ((naming.SERVICE_NAME_MAX - 1) // 2)
+    name = name + "c" * (naming.SERVICE_NAME_MAX - len(name))
+    assert len(name) == naming.SERVICE_NAME_MAX and naming.validate_service_name(name) == ""
+    for database in ("mysql", "postgres"):
+        cg = settings.derive({"service_name": name, "http_port": 8080, "shutdown_timeout": 20, "owner": "acme",
+                              "database": database, "redis": True})
+        for namespace in cg["k8s_namespaces"].values():
+            assert naming.validate_namespace(namespace) == "", namespace
+        assert len(cg["host"]["user"]) <= 32, "useradd refuses longer user names"
+        assert len(cg["db"]["user"]) <= 32 and len(cg["db"]["name"]) <= 63, "MySQL user names: 32, database names: 64"
+        assert len(cg["db"]["k8s_secret"]) <= 253 and len(cg["redis"]["k8s_secret"]) <= 253

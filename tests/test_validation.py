@@ -10,6 +10,8 @@ INVALID = [
     ("service_name", "Orders", "DNS-1123"),
     ("service_name", "orders api", "DNS-1123"),
     ("service_name", "x" * 64, "64 characters"),
+    ("service_name", "inventory-synchronisation-worker1", "33 characters long"),
+    ("database", "oracle", "is not in"),
     ("service_name", "orders_api", "DNS-1123"),
     ("module_path", "https://github.com/acme/x", "scheme"),
     ("module_path", "github.com/acme/my service", "spaces"),
@@ -49,3 +51,12 @@ def test_instances_may_not_run_past_the_last_port(tmp_path):
     with pytest.raises(ValueError, match="exceeds port 65535"):
         generate(tmp_path / "out", {"http_port": 65535, "instances": 2})
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_canary_needs_a_database_server(tmp_path):
+    """k8s_canary (asked after database) is the question named when SQLite cannot serve a canary."""
+    dst = tmp_path / "out"
+    with pytest.raises(ValueError) as err:
+        generate(dst, {"database": "sqlite", "k8s_canary": True})
+    assert "k8s_canary" in str(err.value) and "database=postgres or mysql" in str(err.value)
+    assert not dst.exists() or not any(dst.iterdir())
