@@ -71,4 +71,10 @@ class ContextUpdater(ContextHook):
         # time: derive only once every answer the settings need is known.
         if not all(key in context for key in settings.REQUIRED_ANSWERS):
             return
-        context["cg"] = settings.derive(context)
+        try:
+            context["cg"] = settings.derive(context)
+        except (ValueError, TypeError):
+            # An answer Copier has not cast or validated yet (it renders this context while
+            # it validates earlier questions): no cg now, so the error is reported against
+            # that answer's own question, not against the one being validated.
+            return

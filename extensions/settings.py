@@ -588,7 +588,12 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     service = str(answers["service_name"])
     port = int(answers["http_port"])
     shutdown = int(answers["shutdown_timeout"])
-    instances = int(answers.get("instances") or 1)
+    # supervisord runs the instances: without it one instance serves (instances is not asked,
+    # and its hidden default must count nowhere). Copier also renders this context while it
+    # validates earlier questions: an instance count the `instances` validator will refuse
+    # (past the last port) is clipped here, never raised, so the error names `instances`.
+    instances = int(answers.get("instances") or 1) if answers.get("with_supervisord", True) else 1
+    instances = max(1, min(instances, 65536 - port))
     registry = str(answers.get("image_registry") or f"ghcr.io/{answers.get('owner', 'acme')}".lower())
     out: dict[str, Any] = {
         "service": service,

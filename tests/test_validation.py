@@ -42,15 +42,12 @@ def test_invalid_answer_is_rejected_and_nothing_is_written(tmp_path, question, v
     with pytest.raises(ValueError) as excinfo:
         generate(dst, {question: value})
     text = str(excinfo.value)
-    assert question in text, text
+    # The question at fault, not an earlier one (Copier names it either way).
+    assert f"question '{question}'" in text or f"Invalid choice for '{question}'" in text, text
     assert message in text, text
     assert not dst.exists() or not any(dst.iterdir()), f"files were written: {list(dst.rglob('*'))[:5]}"
 
 
-def test_instances_may_not_run_past_the_last_port(tmp_path):
-    with pytest.raises(ValueError, match="exceeds port 65535"):
-        generate(tmp_path / "out", {"http_port": 65535, "instances": 2})
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_a_canary_needs_a_database_server(tmp_path):
@@ -59,4 +56,39 @@ def test_a_canary_needs_a_database_server(tmp_path):
     with pytest.raises(ValueError) as err:
         generate(dst, {"database": "sqlite", "k8s_canary": True})
     assert "k8s_canary" in str(err.value) and "database=postgres or mysql" in str(err.value)
+    assert not dst.exists() or not any(dst.iterdir())
+
+
+def test_a_hidden_answer_counts_nowhere(tmp_path):
+    """instances is asked only with supervisord: without it, its default neither rejects the
+    last port nor puts instances that nothing runs in Nginx's host upstream."""
+    import yaml
+
+    dst = generate(tmp_path / "out", {"http_port": 65535, "with_supervisord": False})
+    answers = yaml.safe_load((dst / ".copier-answers.yml").read_text())
+    assert "instances" not in answers
+    upstream = (dst / "deploy/nginx/example-service/upstream-host.conf").read_text()
+    assert upstream.count("server 127.0.0.1:") == 1 and "127.0.0.1:65535" in upstream, upstream
+
+
+def test_instances_past_the_last_port_are_blamed_on_instances(tmp_path):
+    dst = tmp_path / "out"
+    with pytest.raises(ValueError) as err:
+        generate(dst, {"http_port": 65535, "instances": 2})
+    assert "question 'instances'" in str(err.value) and "exceeds port 65535" in str(err.value), err.value
+    assert not dst.exists() or not any(dst.iterdir())
+
+
+@pytest.mark.parametrize("question, value", [("shutdown_timeout", "abc"), ("http_port", "eighty"), ("instances", "two")])
+def test_a_value_of_the_wrong_type_is_blamed_on_no_other_question(tmp_path, question, value):
+    """Copier's own cast error names no question; it must not name an earlier one either
+    (the derived context is rendered while earlier questions are validated)."""
+    import re
+
+    dst = tmp_path / "out"
+    with pytest.raises(ValueError) as err:
+        generate(dst, {question: value})
+    text = str(err.value)
+    assert value in text, text
+    assert set(re.findall(r"question '(\w+)'", text)) <= {question}, text
     assert not dst.exists() or not any(dst.iterdir())
