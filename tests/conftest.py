@@ -67,6 +67,18 @@ def run(cmd: list[str], cwd: Path, timeout: float = 600, env: dict | None = None
     return proc
 
 
+def read_response(sock) -> bytes:
+    """Read one HTTP response with a JSON body from a raw socket: until the head is complete
+    and the body's closing brace has arrived, or the peer closes."""
+    raw = b""
+    while b"\r\n\r\n" not in raw or not raw.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    return raw
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

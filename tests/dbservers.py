@@ -29,6 +29,7 @@ A missing server binary fails the test (CI runs everything), saying to run scrip
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
 import ctypes
@@ -185,7 +186,7 @@ def _kill_leftovers() -> None:
 # ----------------------------------------------------------------------------- base
 
 
-class _Server:
+class _Server(abc.ABC):
     """Common lifecycle: a directory, a process, readiness polling, stop/start, close."""
 
     kind = "server"
@@ -207,29 +208,33 @@ class _Server:
         self._ready_once = False
         self._names: set[str] = set()
 
-    # --- what a subclass provides
+    # --- what a subclass provides (each server class implements the abstract ones)
     @classmethod
+    @abc.abstractmethod
     def binaries(cls) -> dict[str, str | None]:
-        raise NotImplementedError
+        """The server's and its client's executables, None where missing."""
 
     def _initialize(self) -> None:
         """Create the data directory (first start only)."""
 
+    @abc.abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """The server's command line."""
 
     def _popen_kwargs(self) -> dict:
         return {}
 
+    @abc.abstractmethod
     def _ready(self) -> bool:
-        raise NotImplementedError
+        """Whether the server answers its client."""
 
     def _setup(self) -> None:
         """First start, once ready: the main database and user."""
 
     @property
+    @abc.abstractmethod
     def url(self) -> str:
-        raise NotImplementedError
+        """The URL of the server's main database."""
 
     # --- availability
     @classmethod
@@ -414,11 +419,13 @@ class _Server:
 class _SQLServer(_Server):
     """A server of SQL databases: each database has its own user and password."""
 
+    @abc.abstractmethod
     def _create(self, name: str, password: str) -> None:
-        raise NotImplementedError
+        """Create database name with a user of the same name and this password."""
 
+    @abc.abstractmethod
     def url_for(self, name: str, password: str | None = None) -> str:
-        raise NotImplementedError
+        """The URL of database name for its user."""
 
     @property
     def url(self) -> str:

@@ -43,7 +43,7 @@ import pytest
 
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
-from conftest import ROOT
+from conftest import ROOT, read_response
 from test_deploy_data import data_secret_env
 
 sys.path.insert(0, str(ROOT / "extensions"))
@@ -590,12 +590,7 @@ def test_sigterm_to_supervisord_lets_in_flight_requests_finish(own_stack):
     # ...and still answers the request already in flight.
     time.sleep(0.5)
     slow.sendall(body[5:])
-    response = b""
-    while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
-        chunk = slow.recv(65536)
-        if not chunk:
-            break
-        response += chunk
+    response = read_response(slow)
     slow.close()
     status_line = response.split(b"\r\n", 1)[0]
     assert status_line == b"HTTP/1.1 200 OK", response[:300]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import data_env, free_port
+from conftest import data_env, free_port, read_response
 
 SETS = ["default", "orders"]
 
@@ -195,12 +195,7 @@ def test_a_body_that_never_ends_is_a_408(projects, built):
             sock.sendall(b"POST /api/v1/greetings HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"nam\r\n")
             started = time.monotonic()
-            raw = b""
-            while b"\r\n\r\n" not in raw or not raw.rstrip().endswith(b"}"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                raw += chunk
+            raw = read_response(sock)
         head, _, body = raw.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 408"), raw[:300]
         assert json.loads(body)["error"]["code"] == "request_timeout"

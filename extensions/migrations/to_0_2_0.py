@@ -71,12 +71,14 @@ def _header(text: str) -> str:
     return "".join(lines)
 
 
-def migrate_file(path: Path) -> str:
+def migrate_file(path: Path, migrate=None) -> str:
+    """Rewrite the answers file at path with `migrate` (migrate_answers by default), keeping
+    Copier's header; return its description of what changed. Other 0.2.0 migrations reuse it."""
     text = path.read_text(encoding="utf-8")
     answers = yaml.safe_load(text) or {}
     if not isinstance(answers, dict):
         raise ValueError(f"{path}: expected a mapping of answers")
-    migrated, what = migrate_answers(answers)
+    migrated, what = (migrate or migrate_answers)(answers)
     if migrated != answers:
         body = yaml.safe_dump(migrated, default_flow_style=False, allow_unicode=True, sort_keys=True)
         path.write_text(_header(text) + body, encoding="utf-8")

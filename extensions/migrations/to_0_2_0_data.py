@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from to_0_2_0 import _header  # noqa: E402
+from to_0_2_0 import migrate_file  # noqa: E402
 
 TAG = "copier-gin migration 0.2.0 (data)"
 BEFORE_DATA = {"database": "none", "redis": False}
@@ -46,19 +46,11 @@ def main(argv: list[str]) -> int:
     if not path.is_file():
         print(f"{TAG}: {path} not found (run from the project's directory)", file=sys.stderr)
         return 1
-    text = path.read_text(encoding="utf-8")
     try:
-        answers = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        print(f"{TAG}: {path}: {exc}", file=sys.stderr)
+        what = migrate_file(path, migrate_answers)
+    except (ValueError, yaml.YAMLError) as exc:
+        print(f"{TAG}: {exc}", file=sys.stderr)
         return 1
-    if not isinstance(answers, dict):
-        print(f"{TAG}: {path}: expected a mapping of answers", file=sys.stderr)
-        return 1
-    migrated, what = migrate_answers(answers)
-    if migrated != answers:
-        body = yaml.safe_dump(migrated, default_flow_style=False, allow_unicode=True, sort_keys=True)
-        path.write_text(_header(text) + body, encoding="utf-8")
     print(f"{TAG}: {what}", file=sys.stderr)
     return 0
 
