@@ -289,7 +289,10 @@ def test_the_projects_own_integration_tests_run_against_a_real_server(request, p
     assert f"set {prefix}_TEST_DATABASE_URL" in skipped.stdout
     server = request.getfixturevalue({"postgres": "postgres_server", "mysql": "mariadb_server"}[kind])
     env = {**go_env(), f"{prefix}_TEST_DATABASE_URL": server.create_database("itest")}
-    ran = run(["go", "test", "-count=1", "-v", pattern, *packages], project, env=env)
+    # As make test runs them (TEST_FLAGS): one package at a time, since they share the database.
+    flags = run(["make", "-s", "--eval=print-flags: ; @echo $(TEST_FLAGS)", "print-flags"], project, env=env).stdout.split()
+    assert flags == ["-p", "1"], flags
+    ran = run(["go", "test", "-count=1", "-v", *flags, pattern, *packages], project, env=env)
     assert "--- SKIP" not in ran.stdout and ran.stdout.count("--- PASS") == 3, ran.stdout
 
 
