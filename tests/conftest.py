@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from answer_sets import ANSWER_SETS  # noqa: E402
 
-# Real PostgreSQL, MariaDB and Redis servers for the services that need them (dbservers.py).
-pytest_plugins = ["dbservers"]
+# Real PostgreSQL, MariaDB and Redis servers for the services that need them (dbservers.py),
+# and a real Prometheus that scrapes them (promserver.py).
+pytest_plugins = ["dbservers", "promserver"]
 
 TOOLS_BIN = Path(os.environ.get("TOOLS_BIN", Path.home() / ".cache" / "copier-gin" / "bin"))
 
