@@ -50,6 +50,7 @@ class Validators(Extension):
                 "cg_validate_module_path": naming.validate_module_path,
                 "cg_validate_go_version": naming.validate_go_version,
                 "cg_validate_port": naming.validate_port,
+                "cg_validate_http_port": settings.validate_http_port,
                 "cg_validate_int_range": naming.validate_int_range,
                 "cg_validate_owner": naming.validate_owner,
                 "cg_validate_image_registry": naming.validate_image_registry,

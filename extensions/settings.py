@@ -15,10 +15,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
 
-def _naming():
+def _sibling(stem: str):
     # Cached per file path (see _load_sibling in context.py): an update loads two releases.
-    path = Path(__file__).resolve().with_name("naming.py")
-    name = f"copier_gin_naming_{zlib.crc32(str(path).encode()):08x}"
+    path = Path(__file__).resolve().with_name(f"{stem}.py")
+    name = f"copier_gin_{stem}_{zlib.crc32(str(path).encode()):08x}"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -27,7 +27,8 @@ def _naming():
     return sys.modules[name]
 
 
-naming = _naming()
+naming = _sibling("naming")
+observability = _sibling("observability")
 
 # HTTP server timeouts of the generated service, in seconds. The Go config's defaults
 # (internal/config) are rendered from these, and the proxies in front of the service
@@ -102,6 +103,13 @@ GO_REQUIRES = (
     "github.com/caarlos0/env/v11@v11.4.1",
     "github.com/gin-gonic/gin@v1.10.1",
     "github.com/go-playground/validator/v10@v10.30.1",
+    # Metrics (internal/metrics, internal/admin) and tracing (internal/tracing): the
+    # newest releases whose `go` directive is at most the oldest supported Go (1.25).
+    "github.com/prometheus/client_golang@v1.24.1",
+    "go.opentelemetry.io/otel@v1.46.0",
+    "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp@v1.46.0",
+    "go.opentelemetry.io/otel/sdk@v1.46.0",
+    "go.opentelemetry.io/otel/trace@v1.46.0",
 )
 # Modules of the generated example code only (internal/upstream; kin-openapi for the API
 # contract test of internal/api): pinned in go.mod at
@@ -468,6 +476,14 @@ UID = 65532
 GID = 65532
 
 
+def validate_http_port(value: object) -> str:
+    """http_port: a non-root port that is not the admin listener's (metrics, pprof)."""
+    message = naming.validate_port(value)
+    if message:
+        return message
+    return observability.admin_ports_clash(int(str(value)), 1)
+
+
 def validate_instances(value: object, http_port: object = 8080) -> str:
     message = naming.validate_int_range(value, "instances", 1, 16)
     if message:
@@ -476,7 +492,8 @@ def validate_instances(value: object, http_port: object = 8080) -> str:
         naming.upstream_ports(int(str(http_port)), int(str(value)))
     except ValueError as exc:
         return f"instances: {exc}; lower http_port or instances."
-    return ""
+    clash = observability.admin_ports_clash(int(str(http_port)), int(str(value)))
+    return f"instances: {clash}" if clash else ""
 
 
 # ---- one-host deployment (Dockerfile, compose.yaml, Nginx, supervisord, Filebeat)
@@ -651,6 +668,10 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         ("LOG_FORMAT", "json", "json (one object per line) or text."),
         ("GIN_MODE", "release", "release, debug or test."),
         ("TRUSTED_PROXIES", "", "Comma-separated IPs/CIDRs of proxies allowed to set the client IP; empty trusts none."),
+        ("ADMIN_HOST", "", "Interface the admin listener (metrics, pprof) listens on; empty means all interfaces."),
+        ("ADMIN_PORT", str(observability.ADMIN_PORT), f"TCP port of the admin listener: {observability.METRICS_PATH} "
+         f"(and {observability.PPROF_PATH} with PPROF_ENABLED); never route it to the internet. 0 turns it off."),
+        ("PPROF_ENABLED", "false", f"Serve Go's profiler at {observability.PPROF_PATH} on the admin listener."),
     ]
     out["env"] = {key: f"{prefix}_{key}" for key, _, _ in fields}
     # The example's own settings (internal/service.Settings, the team's file once
@@ -662,6 +683,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     # The Go config's default for every variable, as the text an env file or ConfigMap
     # holds (durations in Go syntax).
     out["config_defaults"] = {key: default for key, default, _ in fields}
+    out["config_docs"] = {key: doc for key, _, doc in fields}
     out["config_fields"] = [
         {"key": key, "var": f"{prefix}_{key}", "default": default, "doc": doc} for key, default, doc in fields
     ]
@@ -688,6 +710,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
          + data_values["data_go_example_requires"]]
     )
     out["data_deploy"] = data_deploy(out)
+    out["obs"] = observability.observability(out, answers)
     out["go_mod_indirect"], out["go_sum"] = gomod_lock(gomod_key(answers))
     host = registry.split("/")[0]
     out["registry"] = {"host": host, "is_ghcr": host == "ghcr.io"}

@@ -491,6 +491,7 @@ def running(team: Team, inventory: Inventory):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(team.prefix + "_")}
     env.update({f"{team.prefix}_HTTP_HOST": "127.0.0.1", f"{team.prefix}_HTTP_PORT": str(port),
+                f"{team.prefix}_ADMIN_HOST": "127.0.0.1", f"{team.prefix}_ADMIN_PORT": str(free_port()),
                 f"{team.prefix}_INVENTORY_URL": f"http://127.0.0.1:{inventory.port}"})
     env.update(team.data_env)
     proc = subprocess.Popen([str(team.project / "bin" / team.service)], env=env, cwd=team.workdir,

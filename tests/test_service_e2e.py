@@ -25,9 +25,11 @@ class Service:
 
     def __init__(self, binary: Path, prefix: str, extra_env: dict | None = None, cwd: Path | None = None):
         self.port = free_port()
+        self.admin_port = free_port()
         self.prefix = prefix
         env = {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
-        env.update({f"{prefix}_HTTP_HOST": "127.0.0.1", f"{prefix}_HTTP_PORT": str(self.port)})
+        env.update({f"{prefix}_HTTP_HOST": "127.0.0.1", f"{prefix}_HTTP_PORT": str(self.port),
+                    f"{prefix}_ADMIN_HOST": "127.0.0.1", f"{prefix}_ADMIN_PORT": str(self.admin_port)})
         env.update(extra_env or {})
         self.env = env
         # Its own working directory: an SQLite default (a relative file) lands there.

@@ -9,7 +9,8 @@
 //	logging.From(ctx).Info("order placed", slog.String("order", id))
 //
 // or through any *slog.Logger with a Context method (slog.InfoContext(ctx, ...)):
-// the handler New returns adds "request_id" from ctx to every record. Stray log.Printf
+// the handler New returns adds "request_id" from ctx to every record, and "trace_id"
+// when tracing is on (internal/tracing) and ctx carries a span. Stray log.Printf
 // and slog.Info calls are JSON too, because the service makes this logger the default.
 package logging
 
@@ -17,10 +18,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
-// RequestIDAttr is the attribute every request-scoped line carries.
-const RequestIDAttr = "request_id"
+// RequestIDAttr is the attribute every request-scoped line carries; TraceIDAttr the one
+// a line logged within a span carries.
+const (
+	RequestIDAttr = "request_id"
+	TraceIDAttr   = "trace_id"
+)
 
 // New returns a logger writing one JSON object per line (format "json") or
 // logfmt-style text (format "text") at the given level. Records logged with a
@@ -91,16 +98,21 @@ func forRequest(base *slog.Logger, id string) *slog.Logger {
 }
 
 // contextHandler adds the request ID from the record's context, unless the logger
-// already has it bound (forRequest).
+// already has it bound (forRequest), and the trace ID of the context's span.
 type contextHandler struct {
 	slog.Handler
 	bound bool
 }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if !h.bound && ctx != nil {
-		if id := RequestID(ctx); id != "" {
-			r.AddAttrs(slog.String(RequestIDAttr, id))
+	if ctx != nil {
+		if !h.bound {
+			if id := RequestID(ctx); id != "" {
+				r.AddAttrs(slog.String(RequestIDAttr, id))
+			}
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+			r.AddAttrs(slog.String(TraceIDAttr, sc.TraceID().String()))
 		}
 	}
 	return h.Handler.Handle(ctx, r)

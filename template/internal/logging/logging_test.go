@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
@@ -54,5 +56,19 @@ func TestFromWithoutARequestIsTheDefault(t *testing.T) {
 	}
 	if RequestID(context.Background()) != "" {
 		t.Fatal("no request ID outside a request")
+	}
+}
+
+func TestTraceIDFromTheContextsSpan(t *testing.T) {
+	var buf bytes.Buffer
+	logger := New(&buf, "json", slog.LevelInfo)
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: traceID, SpanID: spanID}))
+	logger.InfoContext(ctx, "in a span")
+	logger.InfoContext(context.Background(), "outside")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if !strings.Contains(lines[0], `"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`) || strings.Contains(lines[1], "trace_id") {
+		t.Fatalf("lines = %q", lines)
 	}
 }
