@@ -9,9 +9,14 @@ import yaml
 from answer_sets import ANSWER_SETS
 
 # Jinja left behind: `{{`, `{%` or `{#`. Not Jinja, and meant to stay: GitHub Actions'
-# `${{ ... }}` expressions, Argo Rollouts' `{{args.name}}` analysis arguments and the
-# image-tag patterns `{{version}}`, `{{major}}`, `{{minor}}` of the image workflow.
-LEFTOVER = re.compile(r"(?<!\$)\{\{(?!(args\.[\w-]+|version|major|minor|patch)\}\})|\{%|\{#|%\}|#\}")
+# `${{ ... }}` expressions, Argo Rollouts' `{{args.name}}` analysis arguments, the
+# image-tag patterns `{{version}}`, `{{major}}`, `{{minor}}` of the image workflow, the
+# Prometheus alerts' Go templates `{{$labels.job}}` and the Grafana dashboard's legends
+# `{{route}}`, `{{instance}}`, ... (label names of the service's metrics).
+LEFTOVER = re.compile(
+    r"(?<!\$)\{\{(?!(args\.[\w-]+|version|major|minor|patch|route|status|instance|client|state|commit)\}\}|\$labels\.\w+\}\})"
+    r"|\{%|\{#|%\}|#\}"
+)
 
 
 @pytest.mark.parametrize("name", list(ANSWER_SETS))
