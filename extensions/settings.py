@@ -543,10 +543,19 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "bin_path": f"/opt/{service}/bin/{cg['binary']}",
         "user": service,
         "log_dir": log_dir,
-        # supervisord's process_num is the port (numprocs_start = http_port).
+        # supervisord's group: one program per instance, `<service>-<port>`, each with its
+        # own HTTP port and admin (metrics) port, so supervisorctl names `<service>:<service>-<port>`.
         "program": service,
-        "stdout_log_pattern": f"{log_dir}/{service}-%(process_num)d.log",
-        "stderr_log_pattern": f"{log_dir}/{service}-%(process_num)d.stderr.log",
+        "instances": [
+            {
+                "program": f"{service}-{port}",
+                "http_port": port,
+                "admin_port": observability.host_admin_port(i),
+                "stdout_log": f"{log_dir}/{service}-{port}.log",
+                "stderr_log": f"{log_dir}/{service}-{port}.stderr.log",
+            }
+            for i, port in enumerate(ports)
+        ],
         "stdout_logs": [f"{log_dir}/{service}-{port}.log" for port in ports],
         "log_max_bytes": LOG_MAX_BYTES,
         "log_backups": LOG_BACKUPS,

@@ -202,12 +202,36 @@ def instr(stage: dict, name: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ supervisord
-def supervisord_program(path: Path) -> tuple[str, dict[str, str]]:
+def supervisord_programs(path: Path) -> dict[str, dict[str, str]]:
+    """Every [program:x] section of a supervisord file, in file order: section -> its keys."""
     parser = configparser.RawConfigParser(interpolation=None)
     parser.read(path)
-    programs = [s for s in parser.sections() if s.startswith("program:")]
-    assert len(programs) == 1, programs
-    return programs[0], dict(parser.items(programs[0]))
+    return {s: dict(parser.items(s)) for s in parser.sections() if s.startswith("program:")}
+
+
+def supervisord_group(path: Path) -> tuple[str, list[str]]:
+    """The one [group:x] section: its name and the programs it lists."""
+    parser = configparser.RawConfigParser(interpolation=None)
+    parser.read(path)
+    groups = [s for s in parser.sections() if s.startswith("group:")]
+    assert len(groups) == 1, groups
+    return groups[0].split(":", 1)[1], parser.get(groups[0], "programs").split(",")
+
+
+# Keys in which the instances' programs differ: their ports and their log files.
+PER_INSTANCE_KEYS = ("environment", "stdout_logfile", "stderr_logfile")
+
+
+def supervisord_program(path: Path) -> tuple[str, dict[str, str]]:
+    """The first instance's program (section, keys): the generated file has one per instance,
+    all alike but for PER_INSTANCE_KEYS (asserted here)."""
+    programs = supervisord_programs(path)
+    assert programs, f"no program in {path}"
+    (first, keys), *others = programs.items()
+    common = {k: v for k, v in keys.items() if k not in PER_INSTANCE_KEYS}
+    for section, other in others:
+        assert {k: v for k, v in other.items() if k not in PER_INSTANCE_KEYS} == common, section
+    return first, keys
 
 
 def supervisord_env(value: str) -> dict[str, str]:
@@ -217,8 +241,10 @@ def supervisord_env(value: str) -> dict[str, str]:
     return dict_of_key_value_pairs(value)
 
 
-def expand_process_num(pattern: str, num: int) -> str:
-    return pattern.replace("%(process_num)d", str(num))
+def instance_log(cg: dict, port: int) -> str:
+    """The stdout log file of the bare-host instance serving `port` (cg.host.instances)."""
+    (instance,) = [i for i in cg["host"]["instances"] if i["http_port"] == port]
+    return instance["stdout_log"]
 
 
 # ------------------------------------------------------------------ processes and TLS
@@ -244,7 +270,7 @@ def self_signed_cert(tls_dir: Path, cn: str = "localhost") -> Path:
 
 
 def free_ports(count: int, start: int = 20000, stop: int = 60000) -> list[int]:
-    """`count` consecutive free loopback ports (supervisord numbers instances by port)."""
+    """`count` consecutive free loopback ports (the bare host's instances use consecutive ports)."""
     import random
 
     rng = random.Random()

@@ -44,7 +44,11 @@ class Rendered:
         self.nginx_host = dt.parse_nginx(deploy / "nginx" / "nginx.conf")
         compose_conf = deploy / "nginx" / "nginx-compose.conf"
         self.nginx_compose = dt.parse_nginx(compose_conf) if compose_conf.exists() else None
-        self.program_section, self.program = dt.supervisord_program(deploy / "supervisord" / f"{self.service}.conf")
+        supervisord_conf = deploy / "supervisord" / f"{self.service}.conf"
+        # One program per instance (all alike but for their ports and logs), in one group.
+        self.programs = dt.supervisord_programs(supervisord_conf)
+        self.program_section, self.program = dt.supervisord_program(supervisord_conf)
+        self.group, self.group_programs = dt.supervisord_group(supervisord_conf)
         beat = deploy / "filebeat" / "filebeat.yml"
         self.filebeat = dt.load_yaml(beat) if beat.exists() else None
 
@@ -58,9 +62,15 @@ class Rendered:
     def go_s(self, name: str) -> float:
         return dt.go_duration_s(self.go[name])
 
+    def supervisord_envs(self) -> list[dict[str, str]]:
+        """Each instance's environment= line, in program order."""
+        return [dt.supervisord_env(p["environment"]) for p in self.programs.values()]
+
     def supervisord_ports(self) -> list[int]:
-        start, count = int(self.program["numprocs_start"]), int(self.program["numprocs"])
-        return list(range(start, start + count))
+        return [int(env[self.var("HTTP_PORT")]) for env in self.supervisord_envs()]
+
+    def supervisord_admin_ports(self) -> list[int]:
+        return [int(env[self.var("ADMIN_PORT")]) for env in self.supervisord_envs()]
 
     def supervisord_env(self) -> dict[str, str]:
         return dt.supervisord_env(self.program["environment"])
@@ -89,14 +99,27 @@ def test_supervisord_instances_are_the_nginx_upstream(r):
     upstream = http_block(r.nginx_host).one("upstream")
     servers = [s.args[0] for s in upstream.find("server")]
     assert servers == [f"127.0.0.1:{p}" for p in ports]
-    env = r.supervisord_env()
-    assert env[r.var("HTTP_PORT")] == "%(process_num)d", "each instance listens on its own number"
-    assert r.program["process_name"] == "%(program_name)s-%(process_num)d"
-    # Nginx connects from loopback; the instances trust exactly that, and listen only there.
-    assert ipaddress.ip_address(servers[0].split(":")[0]) in ipaddress.ip_network(env[r.var("TRUSTED_PROXIES")])
-    assert env[r.var("HTTP_HOST")] == "127.0.0.1"
-    assert env[r.var("GIN_MODE")] == "release" and env[r.var("LOG_FORMAT")] == "json"
-    assert set(env) <= {r.var(k) for k in ("HTTP_HOST", "HTTP_PORT", "TRUSTED_PROXIES", "GIN_MODE", "LOG_FORMAT")}
+    # One program per instance, <service>-<port>, in the group <service> (supervisorctl's
+    # <service>:<service>-<port>); none numbers processes.
+    assert r.group == r.service
+    assert r.group_programs == [f"{r.service}-{p}" for p in ports]
+    assert list(r.programs) == [f"program:{r.service}-{p}" for p in ports]
+    assert not [p for p in r.programs.values() if "numprocs" in p or "process_name" in p]
+    # Each instance its own admin (metrics) port, from the admin listener's default up, none
+    # an HTTP port; the host's Prometheus scrapes exactly those.
+    admin = r.supervisord_admin_ports()
+    assert admin == [int(r.go["ADMIN_PORT"]) + i for i in range(len(ports))]
+    assert not set(admin) & set(ports)
+    host_prom = r.project / "deploy" / "prometheus" / "prometheus-host.yml"
+    targets = [t for job in dt.load_yaml(host_prom)["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    assert targets == [f"127.0.0.1:{p}" for p in admin]
+    for env in r.supervisord_envs():
+        # Nginx connects from loopback; the instances trust exactly that, and listen only there.
+        assert ipaddress.ip_address(servers[0].split(":")[0]) in ipaddress.ip_network(env[r.var("TRUSTED_PROXIES")])
+        assert env[r.var("HTTP_HOST")] == "127.0.0.1" and env[r.var("ADMIN_HOST")] == "127.0.0.1"
+        assert env[r.var("GIN_MODE")] == "release" and env[r.var("LOG_FORMAT")] == "json"
+        assert set(env) <= {r.var(k) for k in ("HTTP_HOST", "HTTP_PORT", "ADMIN_HOST", "ADMIN_PORT", "TRUSTED_PROXIES",
+                                               "GIN_MODE", "LOG_FORMAT")}
     argv = shlex.split(r.program["command"])
     assert Path(argv[0]).name == r.service and Path(argv[0]).is_absolute()
     # The service's settings: the team's env file, then the host-only secrets, both under /etc/<service>.
@@ -139,12 +162,13 @@ def test_filebeat_reads_exactly_the_supervisord_logs(r):
     if r.filebeat is None:
         assert not r.answers.get("with_filebeat", True)
         return
-    pattern = r.program["stdout_logfile"]
-    logs = [dt.expand_process_num(pattern, p) for p in r.supervisord_ports()]
+    logs = [p["stdout_logfile"] for p in r.programs.values()]
+    # The names the logs always had: <log dir>/<service>-<port>.log.
+    assert [Path(log).name for log in logs] == [f"{r.service}-{p}.log" for p in r.supervisord_ports()]
     host_input = next(i for i in r.filebeat["filebeat.inputs"] if "${FILEBEAT_HOST_LOGS" in str(i["enabled"]))
     assert sorted(host_input["paths"]) == sorted(logs + [f"{log}.*" for log in logs])
-    stderr_pattern = r.program["stderr_logfile"]
-    assert stderr_pattern != pattern
+    for program in r.programs.values():
+        assert program["stderr_logfile"] != program["stdout_logfile"]
     # The compose layout's switches are the variables compose sets on the Filebeat service.
     if r.compose:
         env = r.compose["services"]["filebeat"]["environment"]

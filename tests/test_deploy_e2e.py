@@ -79,6 +79,7 @@ class Stack:
     ca: Path
     log_dir: Path
     static_dir: Path
+    admin_ports: list[int] = field(default_factory=list)
     reports: dict = field(default_factory=dict)
 
     def process_name(self, port: int) -> str:
@@ -101,7 +102,7 @@ class Stack:
 
     def instance_lines(self, port: int) -> list[dict]:
         """Every JSON line the instance on `port` wrote, rotated files first."""
-        base = self.log_dir / Path(dt.expand_process_num(self.cg["host"]["stdout_log_pattern"], port)).name
+        base = self.log_dir / f"{self.cg['service']}-{port}.log"
         files = sorted(base.parent.glob(base.name + ".*"), key=lambda p: -int(p.suffix[1:])) + [base]
         out = []
         for path in files:
@@ -127,8 +128,25 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, first_port: int, log_dir: Path) -> None:
+def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, ports: list[int], admin_ports: list[int],
+                    log_dir: Path) -> None:
     text = src.read_text()
+    # Each instance's program, HTTP port, admin port and log files, moved to the free ports
+    # (the program and log names carry the HTTP port).
+    for instance, port, admin in zip(cg["host"]["instances"], ports, admin_ports):
+        for old, new in (
+            (f"[program:{instance['program']}]\n", f"[program:{cg['host']['program']}-{port}]\n"),
+            (f"{cg['env']['HTTP_PORT']}=\"{instance['http_port']}\"", f"{cg['env']['HTTP_PORT']}=\"{port}\""),
+            (f"{cg['env']['ADMIN_PORT']}=\"{instance['admin_port']}\"", f"{cg['env']['ADMIN_PORT']}=\"{admin}\""),
+            (f"={instance['stdout_log']}\n", f"={cg['host']['log_dir']}/{cg['service']}-{port}.log\n"),
+            (f"={instance['stderr_log']}\n", f"={cg['host']['log_dir']}/{cg['service']}-{port}.stderr.log\n"),
+        ):
+            assert text.count(old) == 1, f"{old!r} not once in the generated {src.name}"
+            text = text.replace(old, new)
+    group = f"programs={','.join(i['program'] for i in cg['host']['instances'])}\n"
+    assert group in text, f"{group!r} not in the generated {src.name}"
+    moved = ",".join(f"{cg['host']['program']}-{p}" for p in ports)
+    text = text.replace(group, f"programs={moved}\n")
     replacements = [
         (f"command={cg['host']['bin_path']} ", f"command={binary} "),
         # The env files (/etc/<service>/...) as installed next to the binary, readable by the instances.
@@ -136,7 +154,6 @@ def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, fir
         (f" -env-file {cg['host']['secrets_env_file']}\n", f" -env-file {pub}/etc/{Path(cg['host']['secrets_env_file']).name}\n"),
         (f"directory={cg['host']['install_dir']}\n", f"directory={pub}\n"),
         (f"user={cg['host']['user']}\n", "user=nobody\n"),
-        (f"numprocs_start={cg['http_port']}\n", f"numprocs_start={first_port}\n"),
         (cg["host"]["log_dir"] + "/", f"{log_dir}/"),
         # Small files so that supervisord rotates them during the run: the rotated names
         # are checked against Filebeat's paths.
@@ -187,13 +204,17 @@ def running_stack(project: Path, binary: Path, request):
             assert proc.returncode == 0, proc.stdout + proc.stderr
             assert "migrations applied" in proc.stdout or "no migrations to apply" in proc.stdout.lower(), proc.stdout
         ports = dt.free_ports(cg["instances"])
+        admin_ports = dt.free_ports(cg["instances"])
+        while set(admin_ports) & set(ports):
+            admin_ports = dt.free_ports(cg["instances"])
         port_map = dict(zip(cg["upstream_ports"], ports))
 
         # supervisord: a minimal main config (as /etc/supervisor/supervisord.conf) including the program.
         sup = pub / "supervisor"
         sup.mkdir()
         program = sup / f"{cg['service']}.conf"
-        rewrite_program(project / "deploy" / "supervisord" / program.name, program, cg, installed, pub, ports[0], log_dir)
+        rewrite_program(project / "deploy" / "supervisord" / program.name, program, cg, installed, pub, ports,
+                        admin_ports, log_dir)
         main = sup / "supervisord.conf"
         sock = sup / "supervisor.sock"
         main.write_text(
@@ -223,7 +244,7 @@ def running_stack(project: Path, binary: Path, request):
         )
         procs.append(nginx)
         st = Stack(cg, project, pub, ports, http_port, https_port, supervisord, nginx, sock,
-                   conf.parent / "tls" / "fullchain.pem", log_dir, static_dir)
+                   conf.parent / "tls" / "fullchain.pem", log_dir, static_dir, admin_ports)
 
         def all_running():
             return all(st.info(p)["statename"] == "RUNNING" for p in ports)
@@ -659,6 +680,25 @@ def test_instances_answer_the_internal_endpoints_directly(stack):
         assert json.loads(resp.read())["version"] == "1.2.3-test"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{stack.cg['readiness_path']}", timeout=5) as resp:
         assert json.loads(resp.read())["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_every_instance_serves_its_metrics_on_its_own_admin_port(stack):
+    """Each supervisord program gives its instance an admin port of its own (numprocs could
+    not): every instance answers /metrics there, on loopback, and Nginx never routes to it."""
+    obs = stack.cg["obs"]
+    assert len(set(stack.admin_ports)) == len(stack.ports)
+    for admin in stack.admin_ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin}{obs['metrics_path']}", timeout=5) as resp:
+            assert resp.status == 200
+            text = resp.read().decode()
+        assert f"{obs['metrics']['build_info']}{{" in text and 'version="1.2.3-test"' in text
+        assert re.search(r"^process_start_time_seconds \S+$", text, re.M), "the process collector is registered"
+    conn = stack.https()
+    conn.request("GET", obs["metrics_path"])
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 404, "the metrics are not served through Nginx"
 
 
 @pytest.mark.slow

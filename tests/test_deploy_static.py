@@ -279,16 +279,26 @@ def test_supervisord_parses_and_knows_every_key(projects, name, tmp_path, monkey
     text = text.replace(cg["host"]["log_dir"] + "/", f"{log_dir}/")  # it must exist
     conf.write_text(text)
     opts, asked = realize_supervisord(supervisord_main(tmp_path, conf), monkeypatch)
-    section, keys = dt.supervisord_program(conf)
-    unknown = set(keys) - asked[section]
-    assert not unknown, f"supervisord ignores these keys: {unknown}"
+    programs = dt.supervisord_programs(conf)
+    assert len(programs) == cg["instances"]
+    for section, keys in programs.items():
+        unknown = set(keys) - asked[section]
+        assert not unknown, f"supervisord ignores these keys of {section}: {unknown}"
+    group_name, listed = dt.supervisord_group(conf)
+    assert "programs" in asked[f"group:{group_name}"]
+    assert [f"program:{p}" for p in listed] == list(programs), "the group lists every program, in order"
+    # One group, named after the service; its processes are supervisorctl's <service>:<service>-<port>.
     (group,) = [g for g in opts.process_group_configs if g.name == cg["host"]["program"]]
+    assert [g.name for g in opts.process_group_configs] == [group.name], "no program outside the group"
     procs = group.process_configs
     assert [p.name for p in procs] == [f"{cg['host']['program']}-{port}" for port in cg["upstream_ports"]]
     import pwd
 
     from supervisor.datatypes import RestartUnconditionally
 
+    admin_ports = [proc.environment[cg["env"]["ADMIN_PORT"]] for proc in procs]
+    assert admin_ports == [str(p) for p in cg["obs"]["host_admin_ports"]], "each instance its own admin port"
+    assert not set(admin_ports) & {str(p) for p in cg["upstream_ports"]}
     for proc, port in zip(procs, cg["upstream_ports"]):
         assert proc.command.split()[0] == cg["host"]["bin_path"] and proc.command.startswith("/")
         assert proc.command.split()[1:] == ["serve", "-env-file", cg["host"]["env_file"],
@@ -296,7 +306,10 @@ def test_supervisord_parses_and_knows_every_key(projects, name, tmp_path, monkey
         assert proc.environment[cg["env"]["HTTP_PORT"]] == str(port)
         assert proc.environment[cg["env"]["TRUSTED_PROXIES"]] == "127.0.0.1"
         assert proc.environment[cg["env"]["HTTP_HOST"]] == "127.0.0.1"
-        expected_log = dt.expand_process_num(cg["host"]["stdout_log_pattern"], port)
+        assert proc.environment[cg["env"]["ADMIN_HOST"]] == "127.0.0.1", "metrics and pprof on loopback only"
+        # The log file names stay <log_dir>/<service>-<port>.log (Filebeat's paths).
+        expected_log = f"{cg['host']['log_dir']}/{cg['service']}-{port}.log"
+        assert dt.instance_log(cg, port) == expected_log
         assert proc.stdout_logfile == expected_log.replace(cg["host"]["log_dir"], str(log_dir))
         assert proc.stdout_logfile_maxbytes > 0 and proc.stdout_logfile_backups > 0
         assert proc.stopwaitsecs == cg["stop_grace_s"] > cg["shutdown_timeout_s"]
@@ -409,8 +422,10 @@ def test_one_host_paths_and_ports():
                           "owner": "x", "instances": 3})
     assert cg["host"]["bin_path"] == "/opt/orders-api/bin/orders-api"
     assert cg["host"]["stdout_logs"] == [f"/var/log/orders-api/orders-api-{p}.log" for p in (9090, 9091, 9092)]
-    assert [dt.expand_process_num(cg["host"]["stdout_log_pattern"], p) for p in cg["upstream_ports"]] == \
-        cg["host"]["stdout_logs"]
+    assert [dt.instance_log(cg, p) for p in cg["upstream_ports"]] == cg["host"]["stdout_logs"]
+    assert [(i["program"], i["http_port"], i["admin_port"]) for i in cg["host"]["instances"]] == [
+        ("orders-api-9090", 9090, 9464), ("orders-api-9091", 9091, 9465), ("orders-api-9092", 9092, 9466)]
+    assert cg["obs"]["host_targets"] == ["127.0.0.1:9464", "127.0.0.1:9465", "127.0.0.1:9466"]
     assert cg["nginx"]["host_servers"] == ["127.0.0.1:9090", "127.0.0.1:9091", "127.0.0.1:9092"]
     assert cg["nginx"]["compose_server"] == "app:9090"
     assert cg["nginx"]["upstream"] == "orders_api"
