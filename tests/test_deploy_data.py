@@ -372,7 +372,7 @@ def test_k8s_secrets_migrate_and_egress(k8s_docs, name, overlay):
     # No Secret object is generated; no ConfigMap or literal env value holds a URL; the
     # URLs come from Secrets.
     assert k8s_secret_leaks(docs, cg) == []
-    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{cg['service']}-config-")]
     for var, value in {**dd["db"]["settings_env"], **dd["redis"]["settings_env"]}.items():
         assert configmap["data"][var] == value
     refs = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in app.get("env", [])}
@@ -439,7 +439,7 @@ def test_secret_leak_checks_catch_a_leak(k8s_docs, data_projects):
     cg = case_cg(name)
     dd = cg["data_deploy"]
     docs = copy.deepcopy(k8s_docs(name, "staging"))
-    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{cg['service']}-config-")]
     configmap["data"][dd["db"]["url_var"]] = "postgres://u:p@h/d"
     pod = workload(docs, cg)["spec"]["template"]["spec"]
     pod["initContainers"][0]["env"].append({"name": dd["redis"]["url_var"], "value": "redis://:p@h:6379/0"})
@@ -499,11 +499,13 @@ def test_switching_the_data_answers_off_removes_their_deploy_files(data_projects
         project = data_projects(name)
         cg = case_cg(name)
         components = sorted(p.name for p in (project / "deploy/k8s/components").iterdir())
-        assert components == sorted(cg["data_deploy"]["k8s_components"])
-    assert not (none / "deploy/k8s/components").exists()
+        # The data answers' components, and monitoring, which every service has.
+        assert components == sorted(cg["data_deploy"]["k8s_components"] + [cg["obs"]["k8s"]["component"]])
+    assert [p.name for p in (none / "deploy/k8s/components").iterdir()] == [case_cg("none")["obs"]["k8s"]["component"]]
     assert not list((none / "deploy/compose").glob("*.example"))
     for overlay in OVERLAYS:
-        assert "components/" not in (none / f"deploy/k8s/overlays/{overlay}/kustomization.yaml").read_text()
+        listed = yaml.safe_load((none / f"deploy/k8s/overlays/{overlay}/kustomization.yaml").read_text())["components"]
+        assert [c for c in listed if c.startswith("../../components/")] == ["../../components/monitoring"]
 
 
 # ------------------------------------------------------------------ bare host

@@ -6,8 +6,9 @@ For each answer set with Kubernetes on and each overlay:
   schemas of every bundled Kubernetes minor from 1.34 (whose support ended in October
   2026; 1.35 is the oldest still supported) through the newest bundled one;
 - the custom resources (Argo Rollouts Rollout and AnalysisTemplate, Gateway API
-  HTTPRoute) are checked against the CRD schemas their projects publish, made strict
-  (unknown fields rejected, as the API server's strict field validation does);
+  HTTPRoute, the Prometheus Operator's ServiceMonitor and PrometheusRule) are checked
+  against the CRD schemas their projects publish, made strict (unknown fields rejected, as
+  the API server's strict field validation does);
 - kube-score, with its default checks plus optional ones, reports nothing;
 - the restricted Pod Security Standard is evaluated by k8s.io/pod-security-admission
   (tests/tools/podsecurity, `go run`);
@@ -45,6 +46,7 @@ OVERLAYS = ("staging", "production")
 # releases whose go directive this machine's Go 1.26 accepts).
 GATEWAY_API = "sigs.k8s.io/gateway-api@v1.6.3"
 ARGO_ROLLOUTS = "github.com/argoproj/argo-rollouts@v1.10.1"
+PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
 CRDS = {
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
         GATEWAY_API,
@@ -54,6 +56,14 @@ CRDS = {
     ("argoproj.io/v1alpha1", "AnalysisTemplate"): (
         ARGO_ROLLOUTS,
         "manifests/crds/analysis-template-crd.yaml",
+    ),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): (
+        PROMETHEUS_OPERATOR,
+        "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+    ),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): (
+        PROMETHEUS_OPERATOR,
+        "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
     ),
 }
 # Oldest Kubernetes minor validated against (see the module docstring).
@@ -226,6 +236,13 @@ def env_example(project: Path) -> dict[str, str]:
     return values
 
 
+def config_map(docs: list[dict], cg: dict) -> dict:
+    """The service's settings ConfigMap (its name carries kustomize's content hash); the
+    other one is the Grafana dashboard's (components/monitoring)."""
+    (found,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{cg['service']}-config-")]
+    return found
+
+
 def pod_spec(docs: list[dict], cg: dict) -> dict:
     return one(docs, cg["k8s_workload"]["kind"], cg["service"])["spec"]["template"]["spec"]
 
@@ -287,6 +304,12 @@ def test_kustomize_build_renders_the_objects(k8s, name, overlay):
     expected = [
         "ConfigMap",
         cg["k8s_workload"]["kind"],
+        # Monitoring (components/monitoring): the admin port's Service, what the Prometheus
+        # Operator reads, the dashboard (test_observability_static.py checks them).
+        "Service",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
         # SQLite: one pod on a volume claim, no autoscaler (tests/test_deploy_data.py).
         "PersistentVolumeClaim" if sqlite else "HorizontalPodAutoscaler",
         "HTTPRoute" if answers["k8s_routing"] == "gateway" else "Ingress",
@@ -338,17 +361,23 @@ def test_kustomize_build_renders_the_objects(k8s, name, overlay):
     assert service_obj["spec"]["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
     ]
-    assert container["ports"] == [{"name": "http", "containerPort": cg["http_port"], "protocol": "TCP"}]
+    assert container["ports"] == [{"name": "http", "containerPort": cg["http_port"], "protocol": "TCP"},
+                                  {"name": "admin", "containerPort": cg["obs"]["admin_port"], "protocol": "TCP"}]
 
-    # Only TCP to the app port comes in; only DNS goes out.
+    # Only TCP to the app port and the admin port comes in; only DNS goes out.
     netpol = one(docs, "NetworkPolicy", service)
     assert netpol["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    # ... and only from the edge's namespace (and the Argo Rollouts controller's for a canary).
+    # ... the app port only from the edge's namespace (and the Argo Rollouts controller's for
+    # a canary), the admin port only from the monitoring namespace.
     edge = answers.get("k8s_edge_namespace") or ("envoy-gateway-system" if answers["k8s_routing"] == "gateway" else "ingress-nginx")
     namespaces = [edge] + (["argo-rollouts"] if answers["k8s_canary"] else [])
+    monitoring = answers.get("k8s_monitoring_namespace", "monitoring")
     assert netpol["spec"]["ingress"] == [{
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in namespaces],
         "ports": [{"port": "http", "protocol": "TCP"}],
+    }, {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
+        "ports": [{"port": "admin", "protocol": "TCP"}],
     }]
     assert {p["port"] for rule in netpol["spec"]["egress"] for p in rule["ports"]} == {53}
 
@@ -473,7 +502,7 @@ def test_grace_period_covers_presleep_and_go_shutdown_default(k8s, name):
     assert grace == sleep_s + shutdown_s + settings.SHUTDOWN_MARGIN_S
     assert grace > sleep_s + shutdown_s
     # The ConfigMap does not override the shutdown timeout with something longer.
-    configmap = one(docs, "ConfigMap")
+    configmap = config_map(docs, cg)
     assert configmap["data"][cg["env"]["SHUTDOWN_TIMEOUT"]] == shutdown
 
 
@@ -483,7 +512,7 @@ def test_grace_period_covers_presleep_and_go_shutdown_default(k8s, name):
 def test_configmap_holds_the_go_defaults_and_is_referenced_by_hash(k8s, name):
     project, cg, _, docs = k8s(name, "staging")
     defaults = go_defaults(project, cg)
-    configmap = one(docs, "ConfigMap")
+    configmap = config_map(docs, cg)
     # The platform's defaults (base/config.env), the database's and Redis's (their components)
     # merged with the team's settings (team/config.env, through the team component): together,
     # every line of .env.example but the URLs, which are secrets (Secrets, secretKeyRef).
@@ -504,7 +533,7 @@ def test_configmap_holds_the_go_defaults_and_is_referenced_by_hash(k8s, name):
 @pytest.mark.parametrize("name", ("default", "full"))
 def test_config_change_renames_the_configmap_so_pods_roll(k8s, name, tmp_path):
     project, cg, _, docs = k8s(name, "production")
-    before = one(docs, "ConfigMap")["metadata"]["name"]
+    before = config_map(docs, cg)["metadata"]["name"]
     k8s_dir = copy_k8s(project, tmp_path)
     env_file = k8s_dir / "base" / "config.env"
     key = cg["env"]["LOG_LEVEL"]
@@ -512,7 +541,7 @@ def test_config_change_renames_the_configmap_so_pods_roll(k8s, name, tmp_path):
     assert f"{key}=info\n" in text
     env_file.write_text(text.replace(f"{key}=info\n", f"{key}=debug\n"))
     after_docs = docs_of(kustomize_build(k8s_dir / "overlays" / "production"))
-    after = one(after_docs, "ConfigMap")
+    after = config_map(after_docs, cg)
     assert after["data"][key] == "debug"
     assert after["metadata"]["name"] != before
     container = pod_spec(after_docs, cg)["containers"][0]
@@ -584,7 +613,8 @@ def test_custom_resources_match_their_crd_schemas(k8s, crd_schemas, name):
                 assert crd_errors(crd_schemas[key], d) == [], f"{overlay} {d['kind']}"
                 checked += 1
     answers = answers_of(k8s(name, "staging")[0])
-    expected = (answers["k8s_routing"] == "gateway") + 2 * bool(answers["k8s_canary"])
+    # ServiceMonitor and PrometheusRule always (components/monitoring).
+    expected = (answers["k8s_routing"] == "gateway") + 2 * bool(answers["k8s_canary"]) + 2
     assert checked == expected * len(OVERLAYS)
 
 
@@ -695,7 +725,7 @@ def test_pod_security_evaluator_denies_what_restricted_forbids(k8s, tmp_path):
         assert proc.stdout.startswith(f"DENIED {cg['k8s_workload']['kind']}/{cg['service']}"), proc.stdout
         assert reason in proc.stdout, proc.stdout
     # No pod template at all is an error, not a pass.
-    proc = podsecurity(yaml.safe_dump(one(docs, "Service")), tmp_path)
+    proc = podsecurity(yaml.safe_dump(one(docs, "Service", cg["service"])), tmp_path)
     assert proc.returncode != 0 and "no pod template" in proc.stderr
 
 
@@ -744,7 +774,7 @@ def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, 
     spec = pod_spec(docs, cg)
     (container,) = spec["containers"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(cg["env_prefix"] + "_")}
-    env.update(one(docs, "ConfigMap")["data"])
+    env.update(config_map(docs, cg)["data"])
     (memory,) = [e for e in container["env"] if e["name"] == cg["env"]["MEMORY_LIMIT"]]
     assert memory["valueFrom"]["resourceFieldRef"]["resource"] == "limits.memory"
     assert not [e for e in container["env"] if e["name"] == "GOMEMLIMIT"], "GOMEMLIMIT = the limit leaves no headroom"

@@ -19,6 +19,7 @@ INVALID = [
     ("http_port", 0, "out of range"),
     ("http_port", 80, "out of range"),
     ("http_port", 70000, "out of range"),
+    ("http_port", 9464, "overlaps the admin (metrics) ports 9464-9464"),
     ("go_version", "1.24", "is not in ['1.26', '1.25']"),
     ("go_version", "1.19", "is not in ['1.26', '1.25']"),
     ("shutdown_timeout", 0, "shutdown_timeout must be from 1 to 300"),
@@ -33,6 +34,8 @@ INVALID = [
     ("nginx_server_name", "Orders.Example.com", "not a DNS name"),
     ("nginx_server_name", "https://orders.example.com", "not a DNS name"),
     ("k8s_edge_namespace", "x" * 64, "not a Kubernetes namespace name"),
+    ("k8s_monitoring_namespace", "Monitoring", "not a Kubernetes namespace name"),
+    ("k8s_monitoring_namespace", "kube_prometheus", "not a Kubernetes namespace name"),
 ]
 
 
@@ -77,6 +80,16 @@ def test_instances_past_the_last_port_are_blamed_on_instances(tmp_path):
         generate(dst, {"http_port": 65535, "instances": 2})
     assert "question 'instances'" in str(err.value) and "exceeds port 65535" in str(err.value), err.value
     assert not dst.exists() or not any(dst.iterdir())
+
+
+def test_instances_reaching_the_admin_ports_are_blamed_on_instances(tmp_path):
+    """Instance i listens on http_port + i and has its metrics on 9464 + i: the ranges must not meet."""
+    dst = tmp_path / "out"
+    with pytest.raises(ValueError) as err:
+        generate(dst, {"http_port": 9462, "instances": 3})
+    assert "question 'instances'" in str(err.value) and "overlaps the admin (metrics) ports 9464-9466" in str(err.value), err.value
+    assert not dst.exists() or not any(dst.iterdir())
+    generate(dst, {"http_port": 9462, "instances": 2})  # 9462-9463 and 9464-9465 do not meet
 
 
 @pytest.mark.parametrize("question, value", [("shutdown_timeout", "abc"), ("http_port", "eighty"), ("instances", "two")])
