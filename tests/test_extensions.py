@@ -238,3 +238,102 @@ def test_the_longest_service_name_fits_everything_derived_from_it():
         assert len(cg["host"]["user"]) <= 32, "useradd refuses longer user names"
         assert len(cg["db"]["user"]) <= 32 and len(cg["db"]["name"]) <= 63, "MySQL user names: 32, database names: 64"
         assert len(cg["db"]["k8s_secret"]) <= 253 and len(cg["redis"]["k8s_secret"]) <= 253
+
+
+# ---------------------------------------------------------------- monitoring (observability's deployment side)
+import json  # noqa: E402
+
+import monitoring  # noqa: E402
+
+
+@pytest.mark.parametrize("text, total", [("15s", 15), ("2m", 120), ("1h30m", 5400), ("10m", 600)])
+def test_prometheus_durations_round_trip(text, total):
+    assert monitoring.seconds(text) == total
+    assert monitoring.duration(total) == text
+
+
+@pytest.mark.parametrize("text", ["", "2", "2 m", "m2", "1.5m"])
+def test_prometheus_durations_reject_what_prometheus_rejects(text):
+    with pytest.raises(ValueError):
+        monitoring.seconds(text)
+
+
+def obs_of(**extra) -> dict:
+    return settings.derive({"service_name": "orders-api", "http_port": 9090, "shutdown_timeout": 20, "owner": "x",
+                            "instances": 3, **extra})["obs"]
+
+
+def test_alert_texts_fit_the_rules_and_their_tests():
+    """The texts go into double-quoted or folded YAML, wrapped at spaces: no quote, no
+    backslash, and Prometheus's label templates without inner spaces."""
+    obs = obs_of()
+    assert [a["alert"] for a in obs["alerts"].values()] == [
+        "HTTPErrorRatioHigh", "HTTPLatencyP99High", "TargetDown", "FrequentRestarts"]
+    for alert in obs["alerts"].values():
+        for text in (alert["summary"], alert["description"]):
+            assert '"' not in text and "\\" not in text and "  " not in text, text
+            assert "{{$labels.job}}" in text and "{{ " not in text, text
+    assert obs["alerts"]["error_ratio"]["summary"] == "{{$labels.job}}: more than 5% of requests fail with 5xx"
+    expected = obs["rules_tests"]["target_down"]["expected"]
+    assert expected["annotations"]["summary"] == "orders-api: 127.0.0.1:9464 cannot be scraped"
+    assert expected["labels"] == {"severity": "critical", "job": "orders-api", "instance": "127.0.0.1:9464"}
+
+
+def test_rules_tests_straddle_each_threshold():
+    obs = obs_of()
+    t, rt = obs["thresholds"], obs["rules_tests"]
+    er = rt["error_ratio"]
+    assert float(er["below_pct"]) < t["error_ratio_max"] * 100 < float(er["above_pct"])
+    # Held back 30 s before `for` has passed since the window filled, firing once it has.
+    fires, not_yet = monitoring.seconds(er["fires"]), monitoring.seconds(er["not_yet"])
+    assert fires - not_yet == 30
+    assert not_yet - 5 * 60 - monitoring.seconds(monitoring.ERROR_RATIO_WINDOW) == monitoring.seconds(t["error_ratio_for"]) - 30
+    # The "above" run: the 2xx and 5xx counters grow as said, after 5 minutes without errors.
+    assert er["series_ok"] == "0+1000x20 20940+940x31" and er["series_5xx"] == "0+0x20 60+60x31"
+    lat = rt["latency"]
+    assert float(lat["fast_le"]) < t["latency_p99_max_s"] < float(lat["slow_le"])
+    assert monitoring.seconds(lat["not_yet"]) == monitoring.seconds(t["latency_p99_for"])
+    # Restarts: one instance more than the limit, one at it.
+    r = rt["restarts"]
+    assert len(set(r["many"].split())) - 1 == t["restarts_max"] + 1
+    assert len(set(r["few"].split())) - 1 == t["restarts_max"]
+    assert monitoring.seconds(r["check"]) <= r["window_s"]
+
+
+def test_obs_deployment_values_follow_the_answers():
+    obs = obs_of()
+    assert obs["host_targets"] == ["127.0.0.1:9464", "127.0.0.1:9465", "127.0.0.1:9466"]
+    assert obs["k8s"]["prometheus_url"] == "http://prometheus-operated.monitoring.svc:9090"
+    assert obs_of(k8s_monitoring_namespace="prom")["k8s"]["prometheus_url"] == "http://prometheus-operated.prom.svc:9090"
+    assert obs["records"]["error_ratio"] == "namespace_job:http_server_requests_5xx:ratio_rate1m"
+    assert obs["compose"]["scrape_name"] == settings.COMPOSE_APP_SERVICE
+    for image in obs["images"].values():
+        assert ":" in image and not image.endswith(":latest")
+    # The dashboard: the JSON both deployments ship is this document; panels by the answers.
+    assert json.loads(obs["dashboard_json"]) == obs["dashboard"]
+    titles = {p["title"] for p in obs["dashboard"]["panels"]}
+    assert {"Error ratio (5xx)", "Duration p50, p90, p99", "Requests in flight", "Goroutines", "Heap in use", "CPU",
+            "Resident memory", "Restarts"} <= titles
+    assert "Database pool" not in titles and "Redis pool" not in titles
+    both = {p["title"] for p in obs_of(database="postgres", redis=True)["dashboard"]["panels"]}
+    assert {"Database pool", "Database pool wait", "Redis pool", "Redis hits and misses"} <= both
+
+
+def test_bare_host_instances_get_their_own_ports_and_keep_their_log_names():
+    cg = settings.derive({"service_name": "orders-api", "http_port": 9090, "shutdown_timeout": 20, "owner": "x",
+                          "instances": 2})
+    assert cg["host"]["instances"] == [
+        {"program": "orders-api-9090", "http_port": 9090, "admin_port": 9464,
+         "stdout_log": "/var/log/orders-api/orders-api-9090.log",
+         "stderr_log": "/var/log/orders-api/orders-api-9090.stderr.log"},
+        {"program": "orders-api-9091", "http_port": 9091, "admin_port": 9465,
+         "stdout_log": "/var/log/orders-api/orders-api-9091.log",
+         "stderr_log": "/var/log/orders-api/orders-api-9091.stderr.log"},
+    ]
+    assert [i["stdout_log"] for i in cg["host"]["instances"]] == cg["host"]["stdout_logs"]
+    assert [i["admin_port"] for i in cg["host"]["instances"]] == cg["obs"]["host_admin_ports"]
+
+
+def test_monitoring_namespace_rejections_name_the_question():
+    assert naming.validate_namespace("monitoring", "k8s_monitoring_namespace") == ""
+    assert naming.validate_namespace("Monitoring", "k8s_monitoring_namespace").startswith("k8s_monitoring_namespace ")
