@@ -100,7 +100,7 @@ def release_0_2_0(repo: Path) -> None:
     edit(t / "internal/app/app.go.jinja", "\tdeps, err := newDeps(ctx, mine, life)\n",
          f"\t// {MARK_020}: the team's dependencies, built once.\n\tdeps, err := newDeps(ctx, mine, life)\n")
     # Deployment files around their seams.
-    edit(repo / COMPOSE, "      interval: 10s\n", "      interval: 15s\n")
+    edit(repo / COMPOSE, '"healthcheck"]\n      interval: 10s\n', '"healthcheck"]\n      interval: 15s\n')
     edit(repo / COMPOSE, "  env_file:\n    - path: deploy/compose/app.env\n",
          f"  # {MARK_020}: the team's settings.\n  env_file:\n    - path: deploy/compose/app.env\n")
     edit(repo / SUPERVISORD, "startsecs=3\n", "startsecs=5\n")
@@ -125,6 +125,7 @@ def release_0_2_0(repo: Path) -> None:
     # Around the data seams: the template's database code changes (it must arrive), the
     # template's copies of the team's example resource and migration change (they must not).
     edit(t / DATABASE_GO, "// Open opens the pool", f"// Open ({MARK_020}) opens the pool")
+    edit(t / "internal/metrics/metrics.go.jinja", "// NewRegistry returns", f"// NewRegistry ({MARK_020}) returns")
     edit(t / PRODUCTS_HANDLER, "// Register mounts the product routes", f"// {MARK_020}\n// Register mounts the product routes")
     edit(t / FIRST_MIGRATION, "-- +goose Up\n", f"-- {MARK_020}\n-- +goose Up\n")
 
@@ -192,6 +193,7 @@ TEAM_DEPS_BUILD = """\
 			Timeout:    s.InventoryTimeout,
 			HealthPath: "/healthz",
 			Logger:     life.Logger(),
+			Metrics:    life.Metrics(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("inventory: %w", err)
@@ -199,7 +201,26 @@ TEAM_DEPS_BUILD = """\
 		life.Ready("inventory", inventory.Check)
 		life.OnClose("inventory", inventory.Close)
 		deps.Inventory = inventory
+		inventoryConfigured(life.Metrics()).Set(1)
 	}
+"""
+
+# The team's own metric, in a file of its own, registered through life.Metrics().
+TEAM_METRICS = """\
+package service
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// inventoryConfigured is 1 when the service has an inventory API to ask.
+func inventoryConfigured(reg prometheus.Registerer) prometheus.Gauge {
+	return promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+		Name: "stock_inventory_configured",
+		Help: "1 when an inventory API is configured.",
+	})
+}
 """
 
 TEAM_STOCK = """\
@@ -363,6 +384,7 @@ class Team:
         self.insert("internal/service/service.go", "type Deps struct {\n",
                     "\t// Inventory answers stock levels; nil when INVENTORY_URL is empty.\n\tInventory *upstream.Client\n")
         self.insert("internal/service/service.go", "\treturn deps, nil\n", TEAM_DEPS_BUILD, after=False)
+        self.write("internal/service/metrics.go", TEAM_METRICS)
         # A route group with its middleware, its handler and its test.
         self.insert("internal/api/routes.go", "\tv1 := r.Group(\"/api/v1\")\n",
                     "\n\tstockRoutes := v1.Group(\"/stock\", stockHeaders)\n"
@@ -488,10 +510,10 @@ def get(base: str, path: str, headers: dict | None = None) -> tuple[int, dict, d
 def running(team: Team, inventory: Inventory):
     """The team's service, built by its Makefile, with the team's settings for the fake inventory."""
     sh(["make", "build"], team.project)
-    port = free_port()
+    port, admin_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(team.prefix + "_")}
     env.update({f"{team.prefix}_HTTP_HOST": "127.0.0.1", f"{team.prefix}_HTTP_PORT": str(port),
-                f"{team.prefix}_ADMIN_HOST": "127.0.0.1", f"{team.prefix}_ADMIN_PORT": str(free_port()),
+                f"{team.prefix}_ADMIN_HOST": "127.0.0.1", f"{team.prefix}_ADMIN_PORT": str(admin_port),
                 f"{team.prefix}_INVENTORY_URL": f"http://127.0.0.1:{inventory.port}"})
     env.update(team.data_env)
     proc = subprocess.Popen([str(team.project / "bin" / team.service)], env=env, cwd=team.workdir,
@@ -507,7 +529,7 @@ def running(team: Team, inventory: Inventory):
                 assert proc.poll() is None, f"the service exited: {proc.communicate()}"
                 assert time.monotonic() < deadline, "the service did not listen within 15 s"
                 time.sleep(0.05)
-        yield base
+        yield base, f"http://127.0.0.1:{admin_port}"
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -516,8 +538,10 @@ def running(team: Team, inventory: Inventory):
         lines = [json.loads(line) for line in out.splitlines()]
         closed = [line for line in lines if line["msg"] == "closed"]
         database, redis = team.data
-        # Closed after the drain, the last registered first: the team's, then the template's.
-        expected = ["inventory"] + (["redis"] if redis else []) + (["database"] if database else [])
+        # Closed after the drain, the last registered first: the admin listener (opened last),
+        # the team's, the template's, and the tracing flush (set up first).
+        expected = ["admin listener", "inventory"] + (["redis"] if redis else []) + (["database"] if database else []) \
+            + ["tracing"]
         assert [line["dependency"] for line in closed] == expected, "a dependency was not closed at shutdown"
         assert lines[-1]["msg"] == "stopped"
 
@@ -566,9 +590,16 @@ def assert_nginx_runs_the_team_location(team: Team, service_port: int) -> None:
 def assert_team_behaviour(team: Team) -> None:
     inventory = Inventory()
     try:
-        with running(team, inventory) as base:
+        with running(team, inventory) as (base, admin):
             status, headers, body = get(base, "/api/v1/stock/abc-1", {"X-Request-ID": "team-req-1"})
             assert status == 200, body
+            # The team's metric and its client's are served with the platform's, on the admin port only.
+            with urllib.request.urlopen(admin + "/metrics", timeout=5) as resp:
+                exposition = resp.read().decode()
+            assert "\nstock_inventory_configured 1\n" in exposition
+            assert 'http_client_requests_total{client="inventory",method="GET",status="2xx"}' in exposition
+            assert 'http_server_requests_total{method="GET",route="/api/v1/stock/:sku",status="2xx"} 1\n' in exposition
+            assert get(base, "/metrics")[0] == 404
             assert body == {"sku": "abc-1", "level": 7, "source": "inventory"}
             assert headers["X-Stock-Served-By"] == "stock-team" and headers["Cache-Control"] == "no-store"
             assert "team-req-1" in inventory.request_ids, "the request ID did not reach the inventory API"
@@ -676,6 +707,7 @@ def test_a_team_grows_the_service_through_seams_and_updates_without_conflicts(re
             assert re.search(r"github.com/go-playground/validator/v10 v10\.30\.2\b", (project / "go.mod").read_text()), \
                 "make deps did not raise the module the template needs"
             assert "Ciao" not in (project / "internal/api/greetings.go").read_text()
+            assert MARK_020 in (project / "internal/metrics/metrics.go").read_text()
             if team.data[0]:
                 assert MARK_020 in (project / "internal/database/database.go").read_text()
                 assert MARK_020 not in (project / "internal/products/handler.go").read_text()
