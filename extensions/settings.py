@@ -101,7 +101,7 @@ REQUIRED_ANSWERS = ("service_name", "http_port", "shutdown_timeout", "owner")
 # team's once generated: `make deps` raises it to at least these on `make update`).
 GO_REQUIRES = (
     "github.com/caarlos0/env/v11@v11.4.1",
-    "github.com/gin-gonic/gin@v1.10.1",
+    "github.com/gin-gonic/gin@v1.12.0",
     "github.com/go-playground/validator/v10@v10.30.1",
     # Metrics (internal/metrics, internal/admin) and tracing (internal/tracing): the
     # newest releases whose `go` directive is at most the oldest supported Go (1.25).

@@ -13,6 +13,7 @@ github.com/go-openapi/jsonpointer v1.0.0
 github.com/go-playground/locales v0.14.1
 github.com/go-playground/universal-translator v0.18.1
 github.com/goccy/go-json v0.10.5
+github.com/goccy/go-yaml v1.19.2
 github.com/google/uuid v1.6.0
 github.com/gorilla/mux v1.8.0
 github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0
@@ -36,10 +37,13 @@ github.com/pelletier/go-toml/v2 v2.2.4
 github.com/prometheus/client_model v0.6.2
 github.com/prometheus/common v0.70.1
 github.com/prometheus/procfs v0.21.1
+github.com/quic-go/qpack v0.6.0
+github.com/quic-go/quic-go v0.59.0
 github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 github.com/sethvargo/go-retry v0.3.0
 github.com/twitchyliquid64/golang-asm v0.15.1
 github.com/ugorji/go/codec v1.3.1
+go.mongodb.org/mongo-driver/v2 v2.5.0
 go.opentelemetry.io/auto/sdk v1.2.1
 go.opentelemetry.io/otel/exporters/otlp/otlptrace v1.46.0
 go.opentelemetry.io/otel/metric v1.46.0
@@ -55,4 +59,3 @@ google.golang.org/genproto/googleapis/api v0.0.0-20260819154853-08b0e4226688
 google.golang.org/genproto/googleapis/rpc v0.0.0-20260819154853-08b0e4226688
 google.golang.org/grpc v1.83.1
 google.golang.org/protobuf v1.36.12
-gopkg.in/yaml.v3 v3.0.1
