@@ -222,7 +222,6 @@ def rules_tests(obs: Mapping[str, Any]) -> dict[str, Any]:
     latency = {
         "slow": buckets_for(slow_le),
         "fast": buckets_for(fast_le),
-        "count": _series((0, per_scrape, lat_samples)),
         # active from the second scrape (a rate needs two samples)
         "not_yet": duration(lat_for),
         "fires": duration(step + lat_for + 30),

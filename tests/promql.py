@@ -143,8 +143,8 @@ def promtool() -> str:
 
 
 def check(exprs: list[tuple[str, str]]) -> subprocess.CompletedProcess:
-    """Parse every expression with promtool (as recording rules of one rules file): exit 0
-    when all parse. Names the source of each rule in its record name's comment-free form."""
+    """Parse every expression with promtool, as recording rules of one rules file: exit 0
+    when all parse; a failure names the rule check:expr_<i>, i the index in exprs."""
     rules = [{"record": f"check:expr_{i}", "expr": expr} for i, (_, expr) in enumerate(exprs)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "exprs.yml"
