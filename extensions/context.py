@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import zlib
 from pathlib import Path
@@ -64,18 +65,67 @@ class Validators(Extension):
         )
 
 
+# derive()'s result per answers. Copier builds a context for every path and file it
+# renders (about 1,600 for the full answer set) and derive() takes milliseconds (the
+# Grafana dashboard's JSON above all): computed once per answers, a copy is most of the
+# time `copier copy` takes (docs/performance.md). Keyed by the settings module too: an
+# update renders two template releases, each with its own extensions. Templates only
+# read `cg`, so every file may share one.
+_DERIVED: dict[str, dict[str, Any]] = {}
+_DERIVED_MAX = 64
+
+
+def _answers_key(context: dict[str, Any]) -> str:
+    """Everything derive() may read: the context's values but Copier's own (`_copier_*`)."""
+    answers = {k: v for k, v in context.items() if not k.startswith("_") and k != "cg"}
+    return settings.__name__ + json.dumps(answers, sort_keys=True, default=repr)
+
+
+def _memoize_from_string(environment) -> None:
+    """Copier compiles every part of every path it renders, and the answers file's name,
+    with `from_string`, again for each file: about 1,600 compilations of 150 distinct
+    strings for the full answer set. The template compiled from a source is kept and
+    reused (rendering never changes it); the extensions' preprocess hooks still run on
+    every call, as a compilation would run them (Copier's yield tag resets its state there)."""
+    compile_anew = environment.from_string
+    compiled: dict[str, Any] = {}
+
+    def from_string(source, globals=None, template_class=None):  # noqa: A002 (Jinja's signature)
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return compile_anew(source, globals, template_class)
+        template = compiled.get(source)
+        if template is None:
+            template = compiled[source] = compile_anew(source)
+        else:
+            environment.preprocess(source)
+        return template
+
+    environment.from_string = from_string
+
+
 class ContextUpdater(ContextHook):
     """Adds `cg`, the derived settings, to the rendering context of every template file."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        _memoize_from_string(environment)
 
     def hook(self, context: dict[str, Any]) -> None:
         # Copier also renders copier.yml's questions with this environment, one answer at a
         # time: derive only once every answer the settings need is known.
         if not all(key in context for key in settings.REQUIRED_ANSWERS):
             return
+        key = _answers_key(context)
+        if key in _DERIVED:
+            context["cg"] = _DERIVED[key]
+            return
         try:
-            context["cg"] = settings.derive(context)
+            cg = settings.derive(context)
         except (ValueError, TypeError):
             # An answer Copier has not cast or validated yet (it renders this context while
             # it validates earlier questions): no cg now, so the error is reported against
             # that answer's own question, not against the one being validated.
             return
+        if len(_DERIVED) >= _DERIVED_MAX:
+            _DERIVED.clear()
+        _DERIVED[key] = context["cg"] = cg
