@@ -610,6 +610,31 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
     return {"host": host, "nginx": nginx, "compose": compose, "images": images, "filebeat": filebeat}
 
 
+def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -> dict[str, Any]:
+    """Who owns which file (docs/updating.md), listing only what this project has: the
+    team's files and seams, then the template's (copier.yml's _skip_if_exists and _exclude
+    say the same for every project)."""
+    on = lambda key: bool(answers.get(key, True))  # noqa: E731 - the yes/no answers default to yes
+    docker = on("with_docker")
+    team = ["README.md", "internal/api/", "internal/service/", "internal/upstream/"]
+    team += ["internal/products/", "migrations/sql/*.sql"] if db else []
+    team += [".env", "go.mod", "go.sum"]
+    team += [".github/dependabot.yml"] if on("with_github_actions") else []
+    team += ["deploy/compose/"] if docker and on("with_compose") else []
+    team += [f"deploy/supervisord/{service}.env"] if on("with_supervisord") else []
+    team += ["deploy/k8s/team/"] if on("with_kubernetes") else []
+    team += [f"deploy/nginx/{service}/http.d/", f"deploy/nginx/{service}/locations.d/"] if on("with_nginx") else []
+    template = ["cmd/", "internal/app/", "internal/admin/", "internal/buildinfo/", "internal/config/",
+                "internal/health/", "internal/httpserver/", "internal/lifecycle/", "internal/logging/",
+                "internal/metrics/", "internal/respond/", "internal/tracing/"]
+    template += ["internal/database/", "migrations/migrations.go"] if db else []
+    template += ["internal/cache/"] if redis else []
+    template += ["Makefile", "docs/"]
+    deploys = any(on(k) for k in ("with_docker", "with_nginx", "with_supervisord", "with_filebeat", "with_kubernetes"))
+    rest = ", ".join(["the deployment files"] * deploys + ["the workflows"] * on("with_github_actions")) or "and the rest"
+    return {"team": team, "template": template, "template_rest": rest}
+
+
 def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     service = str(answers["service_name"])
     port = int(answers["http_port"])
@@ -719,6 +744,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
          + data_values["data_go_example_requires"]]
     )
     out["data_deploy"] = data_deploy(out)
+    out["ownership"] = ownership(answers, service, out["db"]["enabled"], out["redis"]["enabled"])
     out["obs"] = observability.observability(out, answers)
     out["go_mod_indirect"], out["go_sum"] = gomod_lock(gomod_key(answers))
     host = registry.split("/")[0]

@@ -144,7 +144,7 @@ def release_0_2_0(repo: Path) -> None:
     )
     # Moved file.
     (repo / "template/docs/maintenance").mkdir()
-    git(repo, "mv", "template/docs/updating.md", "template/docs/maintenance/updating.md")
+    git(repo, "mv", "template/docs/updating.md.jinja", "template/docs/maintenance/updating.md.jinja")
     for doc in (repo / "template/docs").glob("*.md*"):
         doc.write_text(doc.read_text().replace("(updating.md)", "(maintenance/updating.md)"))
 
@@ -159,7 +159,7 @@ def releases(tmp_path_factory) -> Path:
     """A git clone of the template with the tags 0.1.0 (now), 0.2.0 and 0.2.1."""
     repo = tmp_path_factory.mktemp("template-releases")
     copy_working_tree(repo)
-    assert (repo / "template/docs/updating.md").is_file(), "template/docs/updating.md is missing"
+    assert (repo / "template/docs/updating.md.jinja").is_file(), "template/docs/updating.md.jinja is missing"
     git(repo, "init", "-q", "-b", "main")
     commit_all(repo, "copier-gin as in the working tree")
     git(repo, "tag", "-a", "0.1.0", "-m", "0.1.0")
