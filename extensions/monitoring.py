@@ -465,4 +465,19 @@ def deployment(obs: Mapping[str, Any], cg: Mapping[str, Any], answers: Mapping[s
             "interval": CANARY_INTERVAL,
             "failure_limit": CANARY_FAILURE_LIMIT,
         },
+        "rules_loaded_by": rules_loaded_by(answers),
     }
+
+
+def rules_loaded_by(answers: Mapping[str, Any]) -> list[str]:
+    """Who loads deploy/prometheus/rules.yml in this project (its header says so), naming
+    only the files the answers generate."""
+    on = lambda key: bool(answers.get(key, True))  # noqa: E731 - the yes/no answers default to yes
+    loaders = []
+    if on("with_supervisord"):
+        loaders.append("a host's Prometheus (deploy/prometheus/prometheus-host.yml)")
+    if on("with_docker") and on("with_compose"):
+        loaders.append("compose's observability profile (deploy/prometheus/prometheus-compose.yml)")
+    if on("with_kubernetes"):
+        loaders.append("Kubernetes, as the PrometheusRule of deploy/k8s/components/monitoring (the same rules)")
+    return loaders or ["the Prometheus you point at it (rule_files)"]

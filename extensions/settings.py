@@ -559,8 +559,12 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "stdout_logs": [f"{log_dir}/{service}-{port}.log" for port in ports],
         "log_max_bytes": LOG_MAX_BYTES,
         "log_backups": LOG_BACKUPS,
-        "trusted_proxies": "127.0.0.1",
-        "listen_host": "127.0.0.1",
+        # Behind the host's Nginx: loopback only, Nginx the only trusted proxy. Without Nginx
+        # the instances are what clients reach: every interface, and no proxy is trusted.
+        "trusted_proxies": "127.0.0.1" if answers.get("with_nginx", True) else "",
+        "listen_host": "127.0.0.1" if answers.get("with_nginx", True) else "",
+        # The admin listener (metrics, pprof) stays on loopback whatever is in front.
+        "admin_host": "127.0.0.1",
         # -env-file arguments of the program: the team's settings, then host-only secrets.
         "env_file": f"/etc/{service}/{service}.env",
         "secrets_env_file": f"/etc/{service}/secrets.env",

@@ -35,8 +35,7 @@ ANSWER_SETS: dict[str, dict] = {
         "license": "MIT",
         "with_docker": False,
         "with_nginx": False,
-        "with_supervisord": False,
-        "with_filebeat": False,
+        "with_supervisord": False,  # and so no Filebeat: with neither supervisord nor compose it is not asked
         "with_kubernetes": False,
         "with_github_actions": False,
         "database": "none",

@@ -304,8 +304,10 @@ def test_supervisord_parses_and_knows_every_key(projects, name, tmp_path, monkey
         assert proc.command.split()[1:] == ["serve", "-env-file", cg["host"]["env_file"],
                                             "-env-file", cg["host"]["secrets_env_file"]]
         assert proc.environment[cg["env"]["HTTP_PORT"]] == str(port)
-        assert proc.environment[cg["env"]["TRUSTED_PROXIES"]] == "127.0.0.1"
-        assert proc.environment[cg["env"]["HTTP_HOST"]] == "127.0.0.1"
+        # Behind Nginx on loopback, Nginx the only trusted proxy; without it, every interface.
+        behind = "127.0.0.1" if (projects(name) / "deploy/nginx").exists() else ""
+        assert proc.environment[cg["env"]["TRUSTED_PROXIES"]] == behind
+        assert proc.environment[cg["env"]["HTTP_HOST"]] == behind
         assert proc.environment[cg["env"]["ADMIN_HOST"]] == "127.0.0.1", "metrics and pprof on loopback only"
         # The log file names stay <log_dir>/<service>-<port>.log (Filebeat's paths).
         expected_log = f"{cg['host']['log_dir']}/{cg['service']}-{port}.log"
