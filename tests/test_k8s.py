@@ -791,6 +791,8 @@ def test_built_binary_runs_with_the_pod_environment_and_answers_its_probes(k8s, 
     port = free_port()
     env[cg["env"]["HTTP_HOST"]] = "127.0.0.1"
     env[cg["env"]["HTTP_PORT"]] = str(port)
+    env[cg["env"]["ADMIN_HOST"]] = "127.0.0.1"
+    env[cg["env"]["ADMIN_PORT"]] = str(free_port())
     proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 10
