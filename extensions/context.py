@@ -60,6 +60,7 @@ class Validators(Extension):
                 "cg_validate_namespace": naming.validate_namespace,
                 "cg_validate_hostname": naming.validate_hostname,
                 "cg_slugify": naming.slugify,
+                "cg_src_path_warning": naming.src_path_warning,
                 "cg_license_text": naming.license_text,
             }
         )

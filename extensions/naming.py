@@ -219,3 +219,18 @@ def license_text(license_id: str, owner: str, year: int | None = None) -> str:
     text = (Path(__file__).parent / "licenses" / f"{license_id}.txt").read_text()
     year = year or datetime.date.today().year
     return text.replace("{year}", str(year)).replace("{owner}", owner).rstrip("\n")
+
+
+def src_path_warning(src_path: object) -> str:
+    """The after-copy message's warning when the template was copied from a relative path:
+    Copier records it as written (`_src_path`), and `copier update` run from anywhere else
+    cannot find the template ("only supported in git-tracked templates")."""
+    src = str(src_path or "")
+    if not src or src.startswith(("/", "~")) or re.match(r"^[\w+.-]+://|^gh:|^gl:|^[\w.-]+@[\w.-]+:", src):
+        return ""
+    return (
+        f"Warning: the template was copied from the relative path {src!r}, which .copier-answers.yml\n"
+        "  records as written: `make update` fails from anywhere else. Set _src_path in\n"
+        "  .copier-answers.yml to the template's git URL or absolute path (docs/updating.md,\n"
+        "  \"Where the template comes from\"), or copy from one of those next time."
+    )

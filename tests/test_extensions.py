@@ -337,3 +337,17 @@ def test_bare_host_instances_get_their_own_ports_and_keep_their_log_names():
 def test_monitoring_namespace_rejections_name_the_question():
     assert naming.validate_namespace("monitoring", "k8s_monitoring_namespace") == ""
     assert naming.validate_namespace("Monitoring", "k8s_monitoring_namespace").startswith("k8s_monitoring_namespace ")
+
+
+@pytest.mark.parametrize("src, warns", [
+    ("main", True), ("../copier-gin", True), ("./copier-gin", True), ("templates/copier-gin", True),
+    ("/srv/templates/copier-gin", False), ("~/copier-gin", False), ("https://example.com/acme/copier-gin.git", False),
+    ("git+ssh://git@example.com/acme/copier-gin.git", False), ("git@example.com:acme/copier-gin.git", False),
+    ("gh:acme/copier-gin", False), ("", False),
+])
+def test_a_relative_template_path_is_warned_about(src, warns):
+    """Copier records _src_path as written: a relative one breaks `copier update` elsewhere."""
+    message = naming.src_path_warning(src)
+    assert bool(message) is warns, message
+    if warns:
+        assert repr(src) in message and "_src_path" in message and "docs/updating.md" in message
