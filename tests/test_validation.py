@@ -74,6 +74,22 @@ def test_a_hidden_answer_counts_nowhere(tmp_path):
     assert upstream.count("server 127.0.0.1:") == 1 and "127.0.0.1:65535" in upstream, upstream
 
 
+@pytest.mark.parametrize("answers, unasked", [
+    ({"with_docker": False, "with_kubernetes": False}, "image_registry"),
+    ({"with_supervisord": False, "with_compose": False}, "with_filebeat"),
+])
+def test_a_question_nothing_uses_is_not_asked(tmp_path, answers, unasked):
+    """No image and no manifests: nothing names a registry. Neither supervisord nor compose:
+    Filebeat would have no log to read (and is not generated)."""
+    import yaml
+
+    dst = generate(tmp_path / "out", answers)
+    recorded = yaml.safe_load((dst / ".copier-answers.yml").read_text())
+    assert unasked not in recorded
+    if unasked == "with_filebeat":
+        assert not (dst / "deploy/filebeat").exists()
+
+
 def test_instances_past_the_last_port_are_blamed_on_instances(tmp_path):
     dst = tmp_path / "out"
     with pytest.raises(ValueError) as err:
