@@ -60,6 +60,8 @@ class Validators(Extension):
                 "cg_validate_namespace": naming.validate_namespace,
                 "cg_validate_hostname": naming.validate_hostname,
                 "cg_slugify": naming.slugify,
+                "cg_markdown": naming.markdown_text,
+                "cg_dockerfile_string": naming.dockerfile_string,
                 "cg_src_path_warning": naming.src_path_warning,
                 "cg_license_text": naming.license_text,
             }

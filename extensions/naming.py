@@ -234,3 +234,20 @@ def src_path_warning(src_path: object) -> str:
         "  .copier-answers.yml to the template's git URL or absolute path (docs/updating.md,\n"
         "  \"Where the template comes from\"), or copy from one of those next time."
     )
+
+
+# ASCII punctuation that means something to CommonMark inline (and HTML tags): escaped
+# with a backslash, which CommonMark defines for every ASCII punctuation character.
+_MARKDOWN_SPECIAL = set("\\`*_[]<>|~!#&")
+
+
+def markdown_text(value: object) -> str:
+    """value as literal Markdown text: `<Tags>` stays visible, `*x*` is not emphasis."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in str(value))
+
+
+def dockerfile_string(value: object) -> str:
+    """value as a double-quoted Dockerfile string (LABEL, ENV): Docker reads backslash
+    escapes of quote and backslash only (no JSON \\u escapes) and expands $ unless escaped."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{text}"'
