@@ -57,6 +57,11 @@ API_PREFIX = "/api/v1"
 # the stacks, the runtime and cgo-free buffers before the kernel's OOM killer.
 GO_MEMORY_LIMIT_PERCENT = 90
 
+# How long the service's log writer may hold lines while requests overlap, to write them
+# in one system call rather than one per line (internal/logging.Writer; docs/performance.md
+# measures it): what a crash can lose. A graceful shutdown writes every line.
+LOG_FLUSH_INTERVAL = "100ms"
+
 # Seconds a process manager or orchestrator waits after the app's own shutdown timeout
 # before it kills the process: covers logger flush and process exit.
 SHUTDOWN_MARGIN_S = 5
@@ -704,6 +709,9 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
          f"under {GO_MEMORY_LIMIT_PERCENT}% of it; 0 reads the cgroup's limit, if any."),
         ("LOG_LEVEL", "info", "debug, info, warn or error."),
         ("LOG_FORMAT", "json", "json (one object per line) or text."),
+        ("LOG_FLUSH_INTERVAL", LOG_FLUSH_INTERVAL, "While requests overlap, log lines are written together, at most this "
+         "long after they are logged (a crash loses at most this much; a graceful shutdown nothing); "
+         "a line logged while no request is in flight is written at once. 0: every line at once."),
         ("GIN_MODE", "release", "release, debug or test."),
         ("TRUSTED_PROXIES", "", "Comma-separated IPs/CIDRs of proxies allowed to set the client IP; empty trusts none."),
         ("ADMIN_HOST", "", "Interface the admin listener (metrics, pprof) listens on; empty means all interfaces."),

@@ -18,6 +18,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -33,26 +34,48 @@ const (
 // logfmt-style text (format "text") at the given level. Records logged with a
 // context carrying a request ID get a "request_id" attribute.
 func New(w io.Writer, format string, level slog.Level) *slog.Logger {
+	lines := &lineWriter{w: w}
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if format == "text" {
-		h = slog.NewTextHandler(w, opts)
+		return slog.New(contextHandler{Handler: slog.NewTextHandler(lines, opts)})
 	}
-	return slog.New(contextHandler{Handler: h})
+	return slog.New(contextHandler{Handler: slog.NewJSONHandler(lines, opts), json: lines})
+}
+
+// lineWriter gives w one line at a time, whoever writes it: slog's handler, or
+// LogRequest's own encoder, which writes past slog.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 type ctxKey struct{}
 
-// scope is what a request's context carries: one value, so one allocation per request.
+// scope is a request's context: its parent, with the request ID and the logger. One
+// type rather than context.WithValue and a value: one allocation per request.
 type scope struct {
+	context.Context
 	id     string
 	logger *slog.Logger
+}
+
+func (s *scope) Value(key any) any {
+	if key == (ctxKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
 }
 
 // WithRequest returns ctx carrying the request ID id and logger, the base of what From
 // returns (nil: slog.Default()).
 func WithRequest(ctx context.Context, id string, logger *slog.Logger) context.Context {
-	return context.WithValue(ctx, ctxKey{}, &scope{id: id, logger: logger})
+	return &scope{Context: ctx, id: id, logger: logger}
 }
 
 // WithRequestID returns ctx carrying the request ID id (for tests and background work
@@ -102,6 +125,9 @@ func forRequest(base *slog.Logger, id string) *slog.Logger {
 type contextHandler struct {
 	slog.Handler
 	bound bool
+	// json is where the JSON handler New made writes, as long as no attribute or group
+	// was added to it: LogRequest may then write that handler's lines itself.
+	json *lineWriter
 }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
