@@ -135,6 +135,9 @@ def build_baselines(project: Path, work: Path) -> dict[str, Path]:
 # ----------------------------------------------------------------------------- servers
 
 
+SERVERS: list["Server"] = []  # every subject, so that none outlives the run
+
+
 class Server:
     """One subject: a binary, its environment, a port; started fresh for each round."""
 
@@ -144,6 +147,7 @@ class Server:
         self.prepare = prepare  # called before each start (a fresh database)
         self.proc: subprocess.Popen | None = None
         self.runs = 0
+        SERVERS.append(self)
 
     def start(self) -> float:
         """Start it; return the seconds from exec to the first /readyz 200."""
@@ -291,10 +295,10 @@ class TraceSink(http.server.ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-def http_rounds(groups: list[tuple[str, list[Server]]], args, work: Path) -> list[dict]:
+def http_rounds(groups: list[tuple[str, list[Server]]], args, work: Path, rows: list[dict]) -> list[dict]:
     """For each route, every round starts each server fresh, in an order rotated per round,
-    warms it up, measures it, reads its memory, stops it."""
-    rows = []
+    warms it up, measures it, reads its memory, stops it; each measurement is appended to
+    rows as soon as it is made."""
     for route, servers in groups:
         for rnd in range(args.rounds):
             order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
@@ -455,14 +459,18 @@ def copier_templates(work: Path, before: Path | None = None) -> dict[str, Path]:
         "# Changes here will be overwritten by Copier\n{{ _copier_answers|to_nice_yaml -}}\n")
     out["one-file"] = one
     for path in out.values():
-        changed = path / "template" / ("README.md.jinja" if path == one else "docs/updating.md")
+        changed = one / "template" / "README.md.jinja"
+        if path != one:  # a generated file that is the same for every answer set
+            changed = next(p for p in (path / "template/docs/updating.md.jinja", path / "template/docs/updating.md")
+                           if p.exists())
         sh(["git", "init", "-q", "-b", "main"], path)
         sh(["git", "add", "-A"], path)
         sh(["git", "commit", "-q", "-m", "0.1.0"], path)
         sh(["git", "tag", "-a", "0.1.0", "-m", "0.1.0"], path)
         with changed.open("a") as fh:
             fh.write("\nA line added by the benchmark's 0.1.1.\n")
-        sh(["git", "commit", "-q", "-am", "0.1.1"], path)
+        sh(["git", "add", "-A"], path)
+        sh(["git", "commit", "-q", "-m", "0.1.1"], path)
         sh(["git", "tag", "-a", "0.1.1", "-m", "0.1.1"], path)
     return out
 
@@ -783,9 +791,10 @@ def main() -> int:
         binary = build_service(project)
         before_src = before_binary = None
         if args.before:
-            log(f"generating and building the service of {args.before} (--before)")
             before_src = export_ref(args.before, work / "before-src")
-            before_binary = build_service(generate(work / "service-before", ANSWER_SETS["default"], before_src))
+            if parts & {"http", "startup"}:
+                log(f"generating and building the service of {args.before} (--before)")
+                before_binary = build_service(generate(work / "service-before", ANSWER_SETS["default"], before_src))
         baselines = build_baselines(project, work)
         results["versions"] = versions(project)
         prefix = re.search(r'(?m)^const Prefix = "(\w+)_"', (project / "internal/config/config.go").read_text()).group(1)
@@ -815,7 +824,17 @@ def main() -> int:
             for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
                 p.unlink(missing_ok=True)
 
-        if "http" in parts:
+        def part(name: str, run) -> None:
+            """Run one part; a failure is recorded and the other parts still run."""
+            if name not in parts:
+                return
+            try:
+                run()
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 (reported in the results)
+                log(f"{name} failed: {exc}")
+                results.setdefault("errors", {})[name] = str(exc)[-3000:]
+
+        def run_http() -> None:
             groups = []
             sink = None
             for route in routes:
@@ -833,11 +852,13 @@ def main() -> int:
                 else:
                     servers = [service("service"), bare("gin.New+GORM", "products")]
                 groups.append((route, servers))
-            results["http"] = http_rounds(groups, args, work)
+            results["http"] = []
+            http_rounds(groups, args, work, results["http"])
             if sink:
                 results["trace_exports"] = sink.exports
                 sink.shutdown()
-        if "startup" in parts:
+
+        def run_startup() -> None:
             log("startup and idle memory")
             # The database migrated beforehand, as a deployment does (migrate up once per release).
             starting = service("service", {f"{prefix}_DATABASE_MIGRATE_ON_START": "false"})
@@ -851,20 +872,31 @@ def main() -> int:
                     f"{prefix}_DATABASE_URL": starting.env[f"{prefix}_DATABASE_URL"]}, binary=before_binary))
                 subjects[1].prepare = None
             results["startup"] = startup_rounds(subjects, args.startup_rounds)
-        if "size" in parts:
+
+        def run_size() -> None:
             tags = re.search(r"(?m)^GOTAGS\s*\?=\s*(.*)$", (project / "Makefile").read_text()).group(1).strip()
             results["sizes"] = {"tags": tags, "binary": {"service": binary.stat().st_size,
                                                           "bare": baselines["bare"].stat().st_size}}
             if not args.no_image:
                 log("building the images (podman)")
                 results["sizes"]["image"] = image_sizes(project, work / "baseline", work)
-        if "go" in parts:
+
+        def run_go() -> None:
             log(f"go test -bench, -count {args.go_count}")
             results["go"] = go_bench(project, args.go_count)
-        if "copier" in parts:
+
+        def run_copier() -> None:
             log("copier copy and update")
             results["copier"] = copier_rounds(work / "copier", args.copier_rounds, before_src)
+
+        for name, run in (("http", run_http), ("startup", run_startup), ("size", run_size), ("go", run_go),
+                          ("copier", run_copier)):
+            part(name, run)
     finally:
+        for server in SERVERS:
+            if server.proc and server.proc.poll() is None:
+                server.proc.kill()
+                server.proc.wait()
         if args.keep:
             log(f"kept {work}")
         else:
@@ -877,8 +909,13 @@ def main() -> int:
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / results["file"]).write_text(json.dumps(results, indent=1) + "\n")
-        write_doc(summary_md)
-        log(f"wrote {RESULTS / results['file']} and {DOC}")
+        log(f"wrote {RESULTS / results['file']}")
+        if not results.get("errors"):  # a partial run leaves the last summary alone
+            write_doc(summary_md)
+            log(f"wrote the summary in {DOC}")
+    if results.get("errors"):
+        log(f"failed parts: {', '.join(results['errors'])}")
+        return 1
     return 0
 
 
