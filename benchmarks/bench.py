@@ -645,7 +645,10 @@ def render(results: dict) -> str:
         "",
         f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
         f"{results['machine']['memory_mb']} MB, Linux {results['machine']['kernel']} ({results['machine']['os']}); "
-        f"load average {results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after (shared with other jobs). "
+        f"load average {results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after"
+        + (f", {min(r['load1'] for r in results['http']):.1f} to {max(r['load1'] for r in results['http']):.1f} "
+           "during the HTTP rounds" if results.get("http") else "")
+        + " (shared with other jobs). "
         f"{results['versions']['go']}; Gin {results['versions']['gin']}, GORM {results['versions']['gorm']}; "
         f"{results['versions']['wrk']}; copier {results['versions']['copier'].split()[-1]}.",
         "",
@@ -768,7 +771,15 @@ def main() -> int:
                         help="a smoke run: 1 round of 1 s per route, 3 startups, no image, -count 1, 1 copier round")
     parser.add_argument("--no-write", action="store_true", help="print the summary; write no result file nor the doc")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (servers' stdout and all)")
+    parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
+                        help="measure nothing: rewrite docs/performance.md's summary from a results file")
     args = parser.parse_args()
+    if args.render:
+        results = json.loads(args.render.read_text())
+        results["summary"] = summarize(results)
+        write_doc(render(results))
+        log(f"wrote the summary of {args.render} in {DOC}")
+        return 0
     if args.quick:
         args.rounds, args.duration, args.warmup, args.startup_rounds = 1, 1, 1, 3
         args.go_count, args.copier_rounds, args.no_image, args.no_write = 1, 1, True, True
