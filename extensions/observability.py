@@ -9,24 +9,8 @@ directly (tests/test_extensions.py).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import zlib
-from pathlib import Path
 from typing import Any, Mapping
 
-
-def _monitoring():
-    """extensions/monitoring.py (the deployment side: rules, dashboards, scrape configs), by
-    path and cached per file path like settings.py's siblings: an update loads two releases."""
-    path = Path(__file__).resolve().with_name("monitoring.py")
-    name = f"copier_gin_monitoring_{zlib.crc32(str(path).encode()):08x}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 # The admin listener: /metrics, and pprof when PPROF_ENABLED is true. Its own port, never
 # the service's: no proxy, Ingress, Gateway or published compose port routes to it.
@@ -120,8 +104,6 @@ def observability(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str
             "restarts_window": RESTARTS_WINDOW,
         },
     }
-    # What Prometheus, Grafana and the canary analysis make of them (extensions/monitoring.py).
-    obs.update(_monitoring().deployment(obs, cg, answers))
     return obs
 
 

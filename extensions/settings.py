@@ -29,6 +29,7 @@ def _sibling(stem: str):
 
 naming = _sibling("naming")
 observability = _sibling("observability")
+monitoring = _sibling("monitoring")
 
 # HTTP server timeouts of the generated service, in seconds. The Go config's defaults
 # (internal/config) are rendered from these, and the proxies in front of the service
@@ -758,6 +759,8 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["data_deploy"] = data_deploy(out)
     out["ownership"] = ownership(answers, service, out["db"]["enabled"], out["redis"]["enabled"])
     out["obs"] = observability.observability(out, answers)
+    # What Prometheus, Grafana and the canary analysis make of the contract.
+    out["obs"].update(monitoring.deployment(out["obs"], out, answers))
     out["go_mod_indirect"], out["go_sum"] = gomod_lock(gomod_key(answers))
     host = registry.split("/")[0]
     out["registry"] = {"host": host, "is_ghcr": host == "ghcr.io"}

@@ -90,22 +90,19 @@ def test_a_question_nothing_uses_is_not_asked(tmp_path, answers, unasked):
         assert not (dst / "deploy/filebeat").exists()
 
 
-def test_instances_past_the_last_port_are_blamed_on_instances(tmp_path):
+@pytest.mark.parametrize("http_port, instances, message, fits", [
+    (65535, 2, "exceeds port 65535", None),
+    # Instance i listens on http_port + i and has its metrics on 9464 + i: the ranges must not meet.
+    (9462, 3, "overlaps the admin (metrics) ports 9464-9466", 2),  # 9462-9463 and 9464-9465 do not meet
+])
+def test_instances_that_do_not_fit_are_blamed_on_instances(tmp_path, http_port, instances, message, fits):
     dst = tmp_path / "out"
     with pytest.raises(ValueError) as err:
-        generate(dst, {"http_port": 65535, "instances": 2})
-    assert "question 'instances'" in str(err.value) and "exceeds port 65535" in str(err.value), err.value
+        generate(dst, {"http_port": http_port, "instances": instances})
+    assert "question 'instances'" in str(err.value) and message in str(err.value), err.value
     assert not dst.exists() or not any(dst.iterdir())
-
-
-def test_instances_reaching_the_admin_ports_are_blamed_on_instances(tmp_path):
-    """Instance i listens on http_port + i and has its metrics on 9464 + i: the ranges must not meet."""
-    dst = tmp_path / "out"
-    with pytest.raises(ValueError) as err:
-        generate(dst, {"http_port": 9462, "instances": 3})
-    assert "question 'instances'" in str(err.value) and "overlaps the admin (metrics) ports 9464-9466" in str(err.value), err.value
-    assert not dst.exists() or not any(dst.iterdir())
-    generate(dst, {"http_port": 9462, "instances": 2})  # 9462-9463 and 9464-9465 do not meet
+    if fits:
+        generate(dst, {"http_port": http_port, "instances": fits})
 
 
 @pytest.mark.parametrize("question, value", [("shutdown_timeout", "abc"), ("http_port", "eighty"), ("instances", "two")])
