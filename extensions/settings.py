@@ -621,15 +621,14 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
 
 
 def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -> dict[str, Any]:
-    """Who owns which file (docs/updating.md), listing only what this project has: the
-    team's files and seams, then the template's (copier.yml's _skip_if_exists and _exclude
+    """Who owns which file (docs/updating.md), listing only what this project has (but the
+    CI answer's files, which the template adds): the team's files and seams, then the template's (copier.yml's _skip_if_exists and _exclude
     say the same for every project)."""
     on = lambda key: bool(answers.get(key, True))  # noqa: E731 - the yes/no answers default to yes
     docker = on("with_docker")
     team = ["README.md", "internal/api/", "internal/service/", "internal/upstream/"]
     team += ["internal/products/", "migrations/sql/*.sql"] if db else []
     team += [".env", "go.mod", "go.sum"]
-    team += [".github/dependabot.yml"] if on("with_github_actions") else []
     team += ["deploy/compose/"] if docker and on("with_compose") else []
     team += [f"deploy/supervisord/{service}.env"] if on("with_supervisord") else []
     team += ["deploy/k8s/team/"] if on("with_kubernetes") else []
@@ -641,8 +640,9 @@ def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -
     template += ["internal/cache/"] if redis else []
     template += ["Makefile", "docs/"]
     deploys = any(on(k) for k in ("with_docker", "with_nginx", "with_supervisord", "with_filebeat", "with_kubernetes"))
-    rest = ", ".join(["the deployment files"] * deploys + ["the workflows"] * on("with_github_actions")) or "and the rest"
-    return {"team": team, "template": template, "template_rest": rest}
+    # The CI answer's files (.github/) are added by the template itself: the extensions never
+    # read that answer, which a release renames (tests/test_update.py).
+    return {"team": team, "template": template, "deploys": deploys}
 
 
 def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
