@@ -92,6 +92,24 @@ K8S_VALIDATE_VERSIONS = ("1.34", "1.35", "1.36", "1.37")
 # pause 3 x 5 minutes, plus scaling and analysis).
 K8S_DEPLOY_TIMEOUT_MIN = {False: 20, True: 45}
 K8S_DEPLOY_WAIT_POLLS = 160
+# Where deploy.yml deploys: the repository or environment variable DEPLOY_TARGET names one
+# of these, and each needs the variables listed (KUBE_CONFIG is a secret: a whole kubeconfig,
+# for any cluster). An environment without DEPLOY_TARGET is skipped with a notice, so the
+# first push of a new repository builds and stops there; one that sets DEPLOY_TARGET but
+# misses a variable fails, naming it. Services set up before DEPLOY_TARGET existed set the
+# EKS variables only: those still deploy to EKS.
+DEPLOY_TARGETS = {
+    "eks": ("AWS_DEPLOY_ROLE_ARN", "AWS_REGION", "EKS_CLUSTER"),
+    "gke": ("GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT", "GCP_PROJECT", "GKE_CLUSTER", "GKE_LOCATION"),
+    "aks": ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AKS_RESOURCE_GROUP", "AKS_CLUSTER"),
+    "kubeconfig": ("KUBE_CONFIG",),
+}
+DEPLOY_SECRETS = ("KUBE_CONFIG",)
+DEPLOY_LEGACY_TARGET = "eks"
+DEPLOY_LEGACY_VARS = ("AWS_DEPLOY_ROLE_ARN", "EKS_CLUSTER")  # not AWS_REGION: often set for other uses
+# kubelogin turns an AKS kubeconfig's Entra ID login into the Azure CLI's token; the newest
+# release whose go.mod the oldest supported Go (1.25) builds.
+KUBELOGIN = "github.com/Azure/kubelogin@v0.2.16"
 # The make targets the generated CI's Go job runs; the template's tests run the same ones.
 CI_MAKE_TARGETS = ("fmt-check", "vet", "lint", "cover", "vuln", "tidy-check", "check-conflicts")
 
@@ -746,6 +764,10 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["k8s_validate_versions"] = list(K8S_VALIDATE_VERSIONS)
     out["k8s_deploy_timeout_min"] = K8S_DEPLOY_TIMEOUT_MIN[bool(answers.get("k8s_canary"))]
     out["k8s_deploy_wait_polls"] = K8S_DEPLOY_WAIT_POLLS
+    out["deploy_targets"] = {name: list(names) for name, names in DEPLOY_TARGETS.items()}
+    out["deploy_vars"] = [n for names in DEPLOY_TARGETS.values() for n in names if n not in DEPLOY_SECRETS]
+    out["deploy_legacy"] = {"target": DEPLOY_LEGACY_TARGET, "vars": list(DEPLOY_LEGACY_VARS)}
+    out["kubelogin"] = KUBELOGIN
     out["ci_make_targets"] = list(CI_MAKE_TARGETS)
     out["build_platforms"] = list(BUILD_PLATFORMS)
     data_values = data(answers, service, prefix)

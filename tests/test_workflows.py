@@ -15,6 +15,7 @@ GitHub itself cannot be reached from here, so the workflows are proven in pieces
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import yaml
 from conftest import ROOT, go_env, run
 
 sys.path.insert(0, str(ROOT / "extensions"))
+import naming  # noqa: E402
 import settings  # noqa: E402
 
 GHA_SETS = ("default", "orders", "full")
@@ -44,6 +46,15 @@ ACTIONS = {
     "docker/metadata-action": ("c1e51972afc2121e065aed6d45c65596fe445f3f", "v5.8.0"),
     "docker/build-push-action": ("263435318d21b8e681c14492fe198d362a7d2c83", "v6.18.0"),
     "aws-actions/configure-aws-credentials": ("b47578312673ae6fa5b5096b330d9fbac3d116df", "v4.2.1"),
+    "google-github-actions/auth": ("6fc4af4b145ae7821d527454aa9bd537d1f2dc5f", "v2.1.7"),
+    "azure/login": ("a457da9ea143d694b1b9c7c869ebb04ebe844ef5", "v2.3.0"),
+}
+# The login action of each deploy target (kubeconfig needs none), and the inputs it gets:
+# identities only, all from repository or environment variables, never a stored key.
+LOGIN_ACTIONS = {
+    "eks": ("aws-actions/configure-aws-credentials", {"role-to-assume", "aws-region"}),
+    "gke": ("google-github-actions/auth", {"workload_identity_provider", "service_account", "project_id"}),
+    "aks": ("azure/login", {"client-id", "tenant-id", "subscription-id"}),
 }
 # GitHub runs `run:` scripts with this shell.
 GHA_BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
@@ -368,10 +379,11 @@ def test_image_workflow(projects, name):
     assert build["permissions"] == expected_perms
     steps = {s["uses"].split("@")[0]: s for s in build["steps"] if "uses" in s}
     login = steps["docker/login-action"]
-    assert login["if"] == "github.event_name != 'pull_request'"
+    assert login["if"] == "steps.push.outputs.push == 'true'"
     assert login["with"]["registry"] == cg["registry"]["host"]
     push = steps["docker/build-push-action"]["with"]
-    assert push["push"] == "${{ github.event_name != 'pull_request' }}"
+    assert push["push"] == "${{ steps.push.outputs.push == 'true' }}"
+    assert build["outputs"]["pushed"] == "${{ steps.push.outputs.push }}"
     assert push["platforms"] == "linux/amd64,linux/arm64"
     # Cross-compiled in a build stage on the runner's platform, so nothing needs QEMU: the
     # build stage is pinned to BUILDPLATFORM and the later stages run no command.
@@ -391,12 +403,53 @@ def test_image_workflow(projects, name):
         assert re.search(rf"^ARG {arg}\b", dockerfile, re.M), arg
     if answers_of(project)["with_kubernetes"]:
         staging, production = wf["jobs"]["deploy-staging"], wf["jobs"]["deploy-production"]
-        assert staging["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-        assert production["if"] == "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')"
+        pushed = " && needs.build.outputs.pushed == 'true'"
+        assert staging["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'" + pushed
+        assert production["if"] == "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')" + pushed
         for job, env in ((staging, "staging"), (production, "production")):
             assert job["uses"] == "./.github/workflows/deploy.yml" and job["needs"] == "build"
             assert job["with"] == {"environment": env, "digest": "${{ needs.build.outputs.digest }}"}
+            assert job["secrets"] == {"KUBE_CONFIG": "${{ secrets.KUBE_CONFIG }}"}
         assert build["outputs"]["digest"] == "${{ steps.build.outputs.digest }}"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+@pytest.mark.parametrize("name", ("default", "orders"))
+def test_image_push_waits_for_registry_credentials(projects, name, tmp_path):
+    """The first push of a new repository to a registry other than GHCR: no credentials yet.
+    The image is built, a notice says what to set, nothing is pushed and so nothing deployed;
+    half-set credentials fail, naming both. GHCR needs nothing but the job's token."""
+    project = projects(name)
+    cg = settings.derive(answers_of(project))
+    wf = workflows(project)["image.yml"]
+    script = step(wf, "build", "Push or only build")["run"]
+    env_keys = set(step(wf, "build", "Push or only build")["env"])
+
+    def decide(event: str, username: str = "", password_set: str = "false"):
+        out, summary = tmp_path / "out", tmp_path / "summary"
+        out.write_text("")
+        summary.write_text("")
+        env = {"EVENT": event, "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
+        if "REGISTRY_USERNAME" in env_keys:
+            env.update({"REGISTRY_USERNAME": username, "REGISTRY_PASSWORD_SET": password_set})
+        proc = run_step(script, tmp_path, env, tmp_path)
+        return proc, out.read_text().strip()
+
+    proc, out = decide("pull_request", "bot", "true")
+    assert proc.returncode == 0 and out == "push=false"
+    proc, out = decide("push")
+    if cg["registry"]["is_ghcr"]:
+        assert env_keys == {"EVENT"} and proc.returncode == 0 and out == "push=true"
+        return
+    assert proc.returncode == 0 and out == "push=false", proc.stdout + proc.stderr
+    assert "::notice title=Image built, not pushed::" in proc.stdout
+    assert "REGISTRY_USERNAME" in (tmp_path / "summary").read_text()
+    for username, password_set in (("bot", "false"), ("", "true")):
+        proc, out = decide("push", username, password_set)
+        assert proc.returncode == 1 and "REGISTRY_USERNAME" in proc.stdout and "REGISTRY_PASSWORD" in proc.stdout
+    proc, out = decide("push", "bot", "true")
+    assert proc.returncode == 0 and out == "push=true"
 
 
 @pytest.mark.slow
@@ -412,8 +465,14 @@ def test_deploy_workflow(projects, name, tmp_path):
     assert job["concurrency"] == {"group": "deploy-${{ inputs.environment }}", "cancel-in-progress": False}
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     assert job["timeout-minutes"] == cg["k8s_deploy_timeout_min"]
-    oidc = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")][0]
-    assert set(oidc["with"]) == {"role-to-assume", "aws-region"}, "OIDC: no stored keys"
+    for target, (action, inputs) in LOGIN_ACTIONS.items():
+        login = [s for s in job["steps"] if s.get("uses", "").startswith(action + "@")]
+        assert len(login) == 1, action
+        assert login[0]["if"] == f"steps.target.outputs.target == '{target}'"
+        assert set(login[0]["with"]) == inputs, "OIDC: no stored keys"
+        for value in login[0]["with"].values():
+            assert re.fullmatch(r"\$\{\{ vars\.\w+ \}\}", value), value
+    assert set(cg["deploy_targets"]) == set(LOGIN_ACTIONS) | {"kubeconfig"}
 
     # The input check and the digest pinning run here, as written.
     env = {**{k: str(v) for k, v in job["env"].items() if not str(v).startswith("${{")}}
@@ -449,6 +508,258 @@ def test_deploy_workflow(projects, name, tmp_path):
         assert "get rollout" in wait and "Degraded" in wait
     else:
         assert 'rollout status "deployment/$SERVICE"' in wait
+
+
+# The deploy job, run step by step the way the runner would: `if:` conditions evaluated,
+# step outputs, GITHUB_ENV and GITHUB_PATH carried over, every `run:` script executed with
+# bash -eo pipefail. Actions cannot run here: a `uses:` step is recorded as run (setup-go's
+# Go is already on PATH). The cloud CLIs and kubectl are stubs that log their arguments and
+# write what the real ones would (a kubeconfig), so each target's credentials script runs.
+CLOUD_STUBS = {
+    "aws": """
+if [ "$1 $2" = "eks update-kubeconfig" ]; then
+  while [ $# -gt 0 ]; do [ "$1" = --kubeconfig ] && out=$2; shift; done
+  printf 'apiVersion: v1\\nkind: Config\\ncurrent-context: eks\\n' > "$out"
+fi""",
+    "gcloud": """
+case "$*" in
+  *"value(endpoint)"*) echo 203.0.113.10 ;;
+  *"value(masterAuth.clusterCaCertificate)"*) echo Q0EtREFUQQ== ;;
+  "auth print-access-token") echo ya29.short-lived ;;
+  *) exit 2 ;;
+esac""",
+    "az": """
+if [ "$1 $2" = "aks get-credentials" ]; then
+  while [ $# -gt 0 ]; do [ "$1" = --file ] && out=$2; shift; done
+  printf 'apiVersion: v1\\nkind: Config\\ncurrent-context: aks\\n' > "$out"
+fi""",
+    "go": """
+case "$1" in
+  env) echo "$STUB_GOPATH" ;;
+  install)
+    case "$2" in
+      github.com/Azure/kubelogin@*)
+        mkdir -p "$GOBIN"
+        printf '#!/bin/bash\\necho "kubelogin $* KUBECONFIG=${KUBECONFIG:-}" >> "$CALLS"\\n' > "$GOBIN/kubelogin"
+        chmod +x "$GOBIN/kubelogin" ;;
+    esac ;;
+esac""",
+    "kubectl": """
+[ -s "$KUBECONFIG" ] || { echo "kubectl: no kubeconfig at $KUBECONFIG" >&2; exit 1; }
+case "$*" in
+  *"get rollout"*) echo Healthy ;;
+esac""",
+}
+
+
+def cloud_stubs(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "stubs"
+    bin_dir.mkdir()
+    for name, body in CLOUD_STUBS.items():
+        path = bin_dir / name
+        path.write_text(f'#!/bin/bash\necho "{name} $* KUBECONFIG=${{KUBECONFIG:-}}" >> "$CALLS"\n{body}\n')
+        path.chmod(0o755)
+    return bin_dir
+
+
+def resolve(value, ctx: dict) -> str:
+    """A workflow value with `${{ vars.X }}`, `secrets.X`, `inputs.X` or
+    `steps.ID.outputs.X` expressions, as the runner resolves it (unset: empty)."""
+
+    def one(m: re.Match) -> str:
+        expr = m.group(1).strip()
+        parts = expr.split(".")
+        if parts[0] in ("vars", "secrets", "inputs") and len(parts) == 2:
+            return ctx[parts[0]].get(parts[1], "")
+        if parts[0] == "steps" and len(parts) == 4 and parts[2] == "outputs":
+            return ctx["steps"].get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"the test's runner does not know the expression {expr!r}")
+
+    return re.sub(r"\$\{\{(.*?)\}\}", one, str(value))
+
+
+def condition(expr: str, ctx: dict) -> bool:
+    m = re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+) (==|!=) '([^']*)'", expr)
+    assert m, f"the test's runner does not know the condition {expr!r}"
+    value = ctx["steps"].get(m.group(1), {}).get(m.group(2), "")
+    return (value == m.group(4)) == (m.group(3) == "==")
+
+
+def run_job(wf: dict, job_id: str, cwd: Path, tmp_path: Path, *, inputs: dict, vars: dict, secrets: dict) -> dict:
+    job = wf["jobs"][job_id]
+    ctx = {"vars": vars, "secrets": secrets, "inputs": inputs, "steps": {}}
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    calls = tmp_path / "calls.log"
+    calls.write_text("")
+    stubs = cloud_stubs(tmp_path)
+    files = {name: tmp_path / name for name in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY")}
+    for f in files.values():
+        f.write_text("")
+    env = {k: resolve(v, ctx) for k, v in job["env"].items()}
+    env.update({k: str(v) for k, v in files.items()})
+    env.update({"RUNNER_TEMP": str(runner_temp), "CALLS": str(calls), "STUB_GOPATH": str(tmp_path / "gopath")})
+    path_prefix = [str(stubs)]
+    result = {"ran": [], "skipped": [], "failed": None, "stdout": "", "calls": calls, "runner_temp": runner_temp,
+              "summary": files["GITHUB_STEP_SUMMARY"]}
+    for s in job["steps"]:
+        label = s.get("name") or s["uses"].split("@")[0]
+        if "if" in s and not condition(s["if"], ctx):
+            result["skipped"].append(label)
+            continue
+        result["ran"].append(label)
+        if "uses" in s:
+            continue
+        step_env = {**env, **{k: resolve(v, ctx) for k, v in s.get("env", {}).items()}}
+        output = tmp_path / "GITHUB_OUTPUT"
+        output.write_text("")
+        step_env["GITHUB_OUTPUT"] = str(output)
+        full_path = os.pathsep.join([*path_prefix, str(VENV_BIN), go_env()["PATH"]])
+        proc = run_step(s["run"], cwd, {**step_env, "PATH": full_path}, tmp_path)
+        result["stdout"] += proc.stdout + proc.stderr
+        if proc.returncode != 0:
+            result["failed"] = label
+            return result
+        ctx["steps"][s.get("id", "")] = dict(
+            line.split("=", 1) for line in output.read_text().splitlines() if "=" in line
+        )
+        for line in files["GITHUB_ENV"].read_text().splitlines():
+            key, _, value = line.partition("=")
+            env[key] = value
+        files["GITHUB_ENV"].write_text("")
+        path_prefix = [*reversed(files["GITHUB_PATH"].read_text().split()), *path_prefix]
+    return result
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+DEPLOY_VARS = {
+    "eks": {"AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::123456789012:role/deploy", "AWS_REGION": "eu-west-1",
+            "EKS_CLUSTER": "shop-eks"},
+    "gke": {"GCP_WORKLOAD_IDENTITY_PROVIDER": "projects/1/locations/global/workloadIdentityPools/gh/providers/gh",
+            "GCP_SERVICE_ACCOUNT": "deploy@shop.iam.gserviceaccount.com", "GCP_PROJECT": "shop",
+            "GKE_CLUSTER": "shop-gke", "GKE_LOCATION": "europe-west1"},
+    "aks": {"AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+            "AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000002",
+            "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000003",
+            "AKS_RESOURCE_GROUP": "shop-rg", "AKS_CLUSTER": "shop-aks"},
+}
+KUBE_CONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: any\n"
+
+
+def deploy_run(project: Path, tmp_path: Path, vars: dict, secrets: dict | None = None) -> dict:
+    copy = tmp_path / "repo"
+    shutil.copytree(project / "deploy", copy / "deploy")
+    return run_job(workflows(project)["deploy.yml"], "deploy", copy, tmp_path,
+                   inputs={"environment": "staging", "digest": DIGEST}, vars=vars, secrets=secrets or {})
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+def test_deploy_skips_an_environment_that_is_not_set_up(projects, tmp_path):
+    """The first push of a new repository: no deploy variable is set. The job checks its
+    inputs, pins the digest in the overlay (so a broken overlay still fails), says why it
+    stops, and succeeds without logging in anywhere or touching a cluster."""
+    result = deploy_run(projects("default"), tmp_path, vars={})
+    assert result["failed"] is None, result["stdout"]
+    assert "::notice title=Deploy to staging skipped::" in result["stdout"]
+    assert "DEPLOY_TARGET" in result["summary"].read_text()
+    assert "Pin the image by digest in the overlay" in result["ran"]
+    for name in ("AWS credentials (OIDC)", "Google Cloud credentials (OIDC)", "Azure credentials (OIDC)",
+                 "Cluster credentials", "Apply", "Wait until the new version serves"):
+        assert name in result["skipped"], name
+    assert not re.search(r"^(aws|gcloud|az|kubectl|kubelogin) ", result["calls"].read_text(), re.M)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+@pytest.mark.parametrize("name", ("default", "full"))
+@pytest.mark.parametrize("target", ("eks", "gke", "aks", "kubeconfig"))
+def test_deploy_logs_in_to_the_target_and_applies(projects, tmp_path, name, target):
+    """Each target runs its own login action (and no other), leaves a private kubeconfig
+    that kubectl then uses, and applies the pinned manifests."""
+    project = projects(name)
+    vars = {"DEPLOY_TARGET": target, **DEPLOY_VARS.get(target, {})}
+    secrets = {"KUBE_CONFIG": KUBE_CONFIG} if target == "kubeconfig" else {}
+    result = deploy_run(project, tmp_path, vars=vars, secrets=secrets)
+    assert result["failed"] is None, result["stdout"]
+    logins = {t: label for t, label in (("eks", "AWS credentials (OIDC)"), ("gke", "Google Cloud credentials (OIDC)"),
+                                        ("aks", "Azure credentials (OIDC)"))}
+    for t, label in logins.items():
+        assert (label in result["ran"]) == (t == target), (t, result["ran"])
+    kubeconfig = result["runner_temp"] / "kubeconfig"
+    assert kubeconfig.stat().st_mode & 0o077 == 0, "the kubeconfig is readable by others"
+    config = yaml.safe_load(kubeconfig.read_text())
+    assert config["kind"] == "Config"
+    calls = result["calls"].read_text()
+    if target == "eks":
+        assert "aws eks update-kubeconfig --name shop-eks --region eu-west-1 --kubeconfig " in calls
+    elif target == "gke":
+        assert "--location europe-west1 --project shop" in calls and "gcloud auth print-access-token" in calls
+        assert config["clusters"][0]["cluster"] == {"server": "https://203.0.113.10",
+                                                    "certificate-authority-data": "Q0EtREFUQQ=="}
+        assert config["users"][0]["user"] == {"token": "ya29.short-lived"}
+        assert "::add-mask::ya29.short-lived" in result["stdout"]
+    elif target == "aks":
+        assert "az aks get-credentials --resource-group shop-rg --name shop-aks --file " in calls
+        assert re.search(r"^kubelogin convert-kubeconfig --login azurecli --kubeconfig ", calls, re.M)
+        assert f"go install {settings.KUBELOGIN}" in calls
+    else:
+        assert kubeconfig.read_text() == KUBE_CONFIG + "\n"
+    applies = [line for line in calls.splitlines() if line.startswith("kubectl apply")]
+    assert len(applies) == 1 and applies[0].endswith(f"KUBECONFIG={kubeconfig}"), calls
+    assert f"-f {result['runner_temp'] / 'manifests.yaml'}" in applies[0]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+@pytest.mark.parametrize(
+    ("vars", "secrets", "expected"),
+    [
+        ({"DEPLOY_TARGET": "gke", "GKE_CLUSTER": "c"}, {},
+         "needs these variables (or secrets) too: GCP_WORKLOAD_IDENTITY_PROVIDER GCP_SERVICE_ACCOUNT GCP_PROJECT "
+         "GKE_LOCATION"),
+        ({"DEPLOY_TARGET": "kubeconfig"}, {}, "DEPLOY_TARGET=kubeconfig needs these variables (or secrets) too: KUBE_CONFIG"),
+        ({"DEPLOY_TARGET": "EKS", **DEPLOY_VARS["eks"]}, {}, "DEPLOY_TARGET=EKS: expected one of eks, gke, aks, kubeconfig"),
+        ({"AWS_DEPLOY_ROLE_ARN": "arn:aws:iam::1:role/d"}, {}, "DEPLOY_TARGET=eks needs these variables (or secrets) too: AWS_REGION EKS_CLUSTER"),
+    ],
+    ids=["partial", "secret-missing", "unknown", "legacy-partial"],
+)
+def test_deploy_fails_on_a_half_set_up_environment(projects, tmp_path, vars, secrets, expected):
+    """Set up, but wrongly: the job fails at the check, naming what is missing, before any
+    login or cluster call."""
+    result = deploy_run(projects("default"), tmp_path, vars=vars, secrets=secrets)
+    assert result["failed"] == "Check the deploy target", result["stdout"]
+    assert expected in result["stdout"], result["stdout"]
+    assert not re.search(r"^(aws|gcloud|az|kubectl) ", result["calls"].read_text(), re.M)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+def test_deploy_keeps_deploying_services_set_up_for_eks_only(projects, tmp_path):
+    """Services generated when EKS was the only target set its three variables and no
+    DEPLOY_TARGET: after the update they still deploy there; AWS_REGION alone (set for
+    other uses) does not make a target."""
+    result = deploy_run(projects("default"), tmp_path, vars=DEPLOY_VARS["eks"])
+    assert result["failed"] is None and "AWS credentials (OIDC)" in result["ran"], result["stdout"]
+    assert "kubectl apply" in result["calls"].read_text()
+    other = tmp_path / "region-only"
+    other.mkdir()
+    result = deploy_run(projects("default"), other, vars={"AWS_REGION": "eu-west-1"})
+    assert result["failed"] is None and "Apply" in result["skipped"], result["stdout"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+def test_kubelogin_pin_builds_with_the_oldest_supported_go():
+    """The AKS path go-installs kubelogin with the service's own Go (setup-go reads
+    go.mod): the pinned release must not ask for a newer Go than the oldest answer allows."""
+    module, _, version = settings.KUBELOGIN.partition("@")
+    proc = run(["go", "mod", "download", "-json", f"{module}@{version}"], ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    gomod = Path(json.loads(proc.stdout)["GoMod"]).read_text()
+    required = re.search(r"^go (\d+)\.(\d+)", gomod, re.M)
+    oldest = min(tuple(int(x) for x in v.split(".")) for v in naming.SUPPORTED_GO_VERSIONS)
+    assert (int(required.group(1)), int(required.group(2))) <= oldest, required.group(0)
 
 
 @pytest.mark.slow
