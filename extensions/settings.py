@@ -529,6 +529,8 @@ FILEBEAT_IMAGE = "docker.elastic.co/beats/filebeat:9.1.0"
 # compose: the app service's name (Nginx's upstream host there) and its replica count.
 COMPOSE_APP_SERVICE = "app"
 COMPOSE_REPLICAS = 2
+# compose's backend network: the variable holding its /24's first three octets.
+COMPOSE_NET_VAR = "BACKEND_NET"
 # Nginx -> app: fail over fast on refused connections, retry idempotent requests a
 # bounded number of times, mark an instance down after repeated failures.
 NGINX_CONNECT_TIMEOUT_S = 2
@@ -542,17 +544,25 @@ LOG_MAX_BYTES = "50MB"
 LOG_BACKUPS = 10
 
 
-def compose_network(service: str) -> dict[str, str]:
-    """A fixed /24 for the compose backend network, stable per service name, so that the
-    app can trust exactly Nginx's address there: 172.30.<1-254>.0/24, Nginx at .10.
-    Containers without a fixed address (app replicas, migrate, the database, yours) get
-    theirs from the upper half (ip_range), so none can take Nginx's first."""
+def compose_network(service: str) -> dict[str, Any]:
+    """The compose backend network: a /24 whose first three octets are the variable
+    BACKEND_NET (compose reads it from the environment or the git-ignored `.env`: the
+    network is a property of the host, where two services may pick the same one), by
+    default 172.30.<1-254>, stable per service name. The app trusts exactly Nginx's address
+    there (.10). Containers without a fixed address (app replicas, migrate, the database,
+    yours) get theirs from the upper half (ip_range), so none can take Nginx's.
+
+    The values are compose interpolations (`${BACKEND_NET:-172.30.42}.0/24`); `defaults`
+    holds them resolved for the default, for the docs."""
     octet = zlib.crc32(service.encode()) % 254 + 1
+    default = f"172.30.{octet}"
+    prefix = f"${{{COMPOSE_NET_VAR}:-{default}}}"
+    suffixes = {"subnet": ".0/24", "gateway": ".1", "ip_range": ".128/25", "nginx_ip": ".10"}
     return {
-        "subnet": f"172.30.{octet}.0/24",
-        "gateway": f"172.30.{octet}.1",
-        "ip_range": f"172.30.{octet}.128/25",
-        "nginx_ip": f"172.30.{octet}.10",
+        "net_var": COMPOSE_NET_VAR,
+        "net_default": default,
+        **{key: prefix + suffix for key, suffix in suffixes.items()},
+        "defaults": {key: default + suffix for key, suffix in suffixes.items()},
     }
 
 

@@ -349,3 +349,9 @@ rules:
   document-start: disable
   truthy: {check-keys: false}
 """
+
+
+def compose_default(value: str) -> str:
+    """A compose value with `${VAR:-default}` interpolations, as compose resolves it when
+    no VAR is set."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)

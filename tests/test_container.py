@@ -29,6 +29,7 @@ from settings import derive
 
 ANSWER_SETS_UNDER_TEST = ["default", "orders"]
 BUILD_ARGS = {"VERSION": "1.2.3-ctr", "COMMIT": "c0ffee1", "DATE": "2026-01-02T03:04:05Z"}
+STACK_NET = {"BACKEND_NET": "10.213.7"}
 # What the image may add to the binary it carries (uncompressed layers, MB = 10^6): the
 # runtime base, CA certificates, time zones, the user database.
 IMAGE_OVERHEAD_MAX = 3 * 1000 * 1000
@@ -474,7 +475,10 @@ def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stac
     base = tmp_path_factory.mktemp("stack")
     project = base / "project"
     shutil.copytree(projects(COMPOSE_ANSWER_SET), project)
-    env = dict(os.environ, **BUILD_ARGS)
+    # The backend network as a host moves it off the name-derived default (docs/deployment.md):
+    # Nginx's address and the one proxy the app trusts must follow (checked below and by the
+    # client addresses the app logs).
+    env = dict(os.environ, **BUILD_ARGS, **STACK_NET)
     compose_file = project / "compose.yaml"
     cfg = containers.compose_config(project, [compose_file], env)
     services = cfg["services"]
@@ -590,6 +594,7 @@ def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stac
         if net and net.get("ipv4_address"):
             nginx_ip = net["ipv4_address"]
     if nginx_ip:
+        assert nginx_ip == STACK_NET["BACKEND_NET"] + ".10", nginx_ip
         nets = json.loads(containers.podman("inspect", _service_containers(name, nginx)[0], "--format",
                                             "{{json .NetworkSettings.Networks}}").stdout)
         assert nginx_ip in {n["IPAddress"] for n in nets.values()}, nets

