@@ -618,6 +618,9 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         # response, plus the margin, so the app's own timeout answers first.
         "send_timeout_s": cg["read_timeout_s"] + SHUTDOWN_MARGIN_S,
         "read_timeout_s": cg["write_timeout_s"] + SHUTDOWN_MARGIN_S,
+        # A GET, HEAD or OPTIONS waits this long for an instance, so that after a try on
+        # one that hangs another try fits in read_timeout_s (connects included).
+        "idempotent_read_timeout_s": (cg["write_timeout_s"] + SHUTDOWN_MARGIN_S - 2 * NGINX_CONNECT_TIMEOUT_S) // 2,
         # Idle upstream connections are closed by Nginx well before the app's idle timeout,
         # so Nginx never reuses a connection the app is closing.
         "keepalive_timeout_s": cg["idle_timeout_s"] // 2,

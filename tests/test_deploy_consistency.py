@@ -156,6 +156,23 @@ def test_nginx_limits_and_timeouts_match_the_app(r):
         # Nginx drops idle upstream connections before the app would.
         assert dt.seconds(upstream.one("keepalive_timeout").args[0]) < r.go_s("HTTP_IDLE_TIMEOUT")
         assert location.one("proxy_pass").args == [f"http://{upstream.args[0]}"]
+        # GET, HEAD and OPTIONS go to the named location, where a hung instance costs one
+        # try: two tries (and their connects) fit in the time any request may take.
+        idem = next(d for d in dt.walk(tree) if d.name == "location" and d.args[0].endswith("_idempotent"))
+        pages = [d.args for d in location.find("error_page")]
+        assert ["418", "=", idem.args[0]] in pages
+        # An error_page of its own: Nginx inherits the server's none, so it repeats them.
+        assert {a[0] for a in pages} >= {"413", "502", "503", "504"}, pages
+        branch = location.one("if")
+        assert "".join(branch.args) == "($request_method~^(GET|HEAD|OPTIONS)$)", branch.args
+        assert branch.one("return").args == ["418"]
+        total = dt.seconds(location.one("proxy_read_timeout").args[0])
+        assert dt.seconds(location.one("proxy_next_upstream_timeout").args[0]) == total
+        assert dt.seconds(idem.one("proxy_next_upstream_timeout").args[0]) == total
+        connect = dt.seconds(idem.one("proxy_connect_timeout").args[0])
+        assert 2 * (dt.seconds(idem.one("proxy_read_timeout").args[0]) + connect) <= total
+        assert location.one("recursive_error_pages").args == ["on"], "the next 504 would be Nginx's HTML page"
+        assert idem.one("proxy_pass").args == location.one("proxy_pass").args
 
 
 def test_filebeat_reads_exactly_the_supervisord_logs(r):

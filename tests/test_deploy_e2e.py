@@ -540,6 +540,118 @@ def test_kill_one_instance_under_load(stack):
 def _served_by(stack, port: int, tag: str) -> int:
     return sum(1 for r in stack.request_lines()[port] if str(r.get("request_id", "")).startswith(tag))
 
+def _timed_requests(stack: Stack, method: str, tag: str, rate: float, workers: int, until: float,
+                    records: list, lock: threading.Lock) -> None:
+    """Requests of one method at `rate`/s over `workers` keep-alive HTTPS connections until
+    the monotonic time `until`; each record is (start, end, status or error, id, body)."""
+    count = iter(range(10**6))
+    t0 = time.monotonic()
+    ctx = ssl.create_default_context(cafile=str(stack.ca))
+
+    def connect():
+        return http.client.HTTPSConnection("127.0.0.1", stack.https_port, context=ctx, timeout=60)
+
+    def worker():
+        conn = connect()
+        while True:
+            with lock:
+                i = next(count)
+            due = t0 + i / rate
+            if due >= until:
+                break
+            time.sleep(max(0.0, due - time.monotonic()))
+            rid = f"{tag}-{i}"
+            start = time.monotonic()
+            try:
+                if method == "GET":
+                    conn.request("GET", f"{API}{tag}{i}", headers={"X-Request-ID": rid})
+                else:
+                    conn.request("POST", API.rstrip("/"), body=json.dumps({"name": f"{tag}{i}"}),
+                                 headers={"X-Request-ID": rid, "Content-Type": "application/json"})
+                resp = conn.getresponse()
+                body = resp.read()
+                outcome = resp.status
+            except Exception as exc:  # noqa: BLE001 - a failure of the request, recorded
+                outcome, body = repr(exc), b""
+                conn.close()
+                conn = connect()
+            with lock:
+                records.append((start, time.monotonic(), outcome, rid, body))
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_a_frozen_instance_costs_a_get_one_try_and_gets_no_new_posts(own_stack):
+    """An instance that accepts connections but never answers (SIGSTOP: frozen, swapping,
+    stuck), under bounded load. GETs that reach it are tried again on the other instance
+    after Nginx's shorter read timeout for idempotent requests, so none fails and none
+    waits much longer than that; the failure takes the instance out (max_fails), and
+    least_conn keeps new requests off the one holding hung connections, so POSTs, which
+    are never resent, are not sent to it and answer at once."""
+    stack = own_stack
+    nginx = stack.cg["nginx"]
+    idem, full = nginx["idempotent_read_timeout_s"], nginx["read_timeout_s"]
+    victim, others = stack.ports[0], stack.ports[1:]
+    pid = stack.info(victim)["pid"]
+    tag = f"frz{uuid.uuid4().hex[:6]}"
+    gets, posts, lock = [], [], threading.Lock()
+    start = time.monotonic()
+    frozen_at, thawed_at = start + 2, start + 2 + idem + 6
+    until = thawed_at
+    loaders = [
+        threading.Thread(target=_timed_requests, args=(stack, "GET", tag + "g", 20.0, 4, until, gets, lock)),
+        threading.Thread(target=_timed_requests, args=(stack, "POST", tag + "p", 5.0, 2, until, posts, lock)),
+    ]
+    for t in loaders:
+        t.start()
+    try:
+        time.sleep(max(0.0, frozen_at - time.monotonic()))
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(max(0.0, thawed_at - time.monotonic()))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for t in loaders:
+        t.join(timeout=full + 30)
+        assert not t.is_alive()
+
+    failed = [(r[3], r[2], r[4][:200]) for r in gets if r[2] != 200]
+    slowest = max(r[1] - r[0] for r in gets)
+    access = stack.pub / "nginx" / "logs" / Path(nginx["access_log"]).name
+    lines = {l["request_id"]: l for l in (json.loads(x) for x in access.read_text().splitlines() if x.strip())
+             if l["request_id"].startswith(tag)}
+    retried = [l for l in lines.values() if l["upstream_addr"].startswith(f"127.0.0.1:{victim}, ")]
+    late_posts = [r for r in posts if r[0] > frozen_at + 2]
+    slow_posts = [(r[3], round(r[1] - r[0], 1), r[2], lines.get(r[3], {}).get("upstream_addr")) for r in late_posts
+                  if r[1] - r[0] > 2]
+    stack.reports["frozen instance"] = (
+        f"{len(gets)} GETs at 20/s and {len(posts)} POSTs at 5/s while instance {victim} was stopped for "
+        f"{thawed_at - frozen_at:.0f}s: {len(failed)} GETs failed, slowest GET {slowest:.1f}s (idempotent read "
+        f"timeout {idem}s), {len(retried)} retried from it onto {others}; POSTs sent 2s after the freeze: "
+        f"{len(late_posts)}, slower than 2s: {len(slow_posts)}"
+    )
+    assert len(gets) > 200 and len(late_posts) > 20, "the load did not run"
+    assert not failed, failed[:5]
+    assert retried, "no GET reached the frozen instance: the test proved nothing"
+    assert all(l["status"] == 200 for l in retried)
+    assert slowest < idem + 5, slowest
+    # POSTs: never resent (one upstream each), and those sent once the instance holds hung
+    # connections go to the other one at once.
+    assert all(r[2] == 200 for r in posts), [(r[3], r[2]) for r in posts if r[2] != 200][:5]
+    assert all(", " not in lines[r[3]]["upstream_addr"] for r in posts if r[3] in lines)
+    assert not slow_posts, slow_posts
+    # Thawed, it answers again once fail_timeout has passed.
+    back = f"thaw{uuid.uuid4().hex[:6]}"
+    deadline = time.monotonic() + nginx["fail_timeout_s"] + 10
+    while not _served_by(stack, victim, back) and time.monotonic() < deadline:
+        assert not steady_load(stack, 40, 100, 2, 5, back).failed
+    assert _served_by(stack, victim, back), "the thawed instance got no request"
+
+
 
 def test_service_log_lines_are_what_filebeat_reads(stack):
     """The instances' real output: one JSON object per line with the fields the Filebeat
@@ -735,19 +847,24 @@ def test_nginx_answers_json_when_no_instance_is_reachable(projects):
     try:
         ctx = ssl.create_default_context(cafile=str(conf.parent / "tls" / "fullchain.pem"))
 
-        def get():
+        def send(method: str, path: str, body: bytes | None = None):
             conn = http.client.HTTPSConnection("127.0.0.1", https_port, context=ctx, timeout=10)
-            conn.request("GET", f"{API}Ada", headers={"X-Request-ID": "client-502"})
+            conn.request(method, path, body=body, headers={"X-Request-ID": "client-502",
+                                                           "Content-Type": "application/json"})
             resp = conn.getresponse()
             return resp.status, dict(resp.getheaders()), resp.read()
 
-        status, headers, body = wait_for(get, 10, "nginx to answer")
-        assert status == 502 and headers["Content-Type"] == "application/json", (status, headers, body)
-        assert json.loads(body)["error"] == {
-            "code": "bad_gateway", "message": "the service is unavailable; try again later", "request_id": "client-502",
-        }
-        assert headers["X-Request-ID"] == "client-502"
-        assert headers["Strict-Transport-Security"] == "max-age=63072000"
+        wait_for(lambda: send("GET", f"{API}Ada"), 10, "nginx to answer")
+        # GET goes through the idempotent location, POST through the other: both JSON.
+        for method, path, body in (("GET", f"{API}Ada", None), ("POST", API.rstrip("/"), b'{"name":"Ada"}')):
+            status, headers, text = send(method, path, body)
+            assert status == 502 and headers["Content-Type"] == "application/json", (method, status, headers, text)
+            assert json.loads(text)["error"] == {
+                "code": "bad_gateway", "message": "the service is unavailable; try again later",
+                "request_id": "client-502",
+            }
+            assert headers["X-Request-ID"] == "client-502"
+            assert headers["Strict-Transport-Security"] == "max-age=63072000"
     finally:
         nginx.terminate()
         nginx.communicate(timeout=30)
