@@ -274,7 +274,7 @@ def test_hardening(projects, name):
         if level == "write"
     }
     allowed = {("deploy.yml", "deploy", "id-token"), ("image.yml", "deploy-staging", "id-token"),
-               ("image.yml", "deploy-production", "id-token"), ("image.yml", "build", "packages")}
+               ("image.yml", "deploy-production", "id-token"), ("image.yml", "publish", "packages")}
     assert writes <= allowed, writes
 
 
@@ -374,10 +374,20 @@ def test_image_workflow(projects, name):
     assert set(wf[True]) == {"pull_request", "push"}
     assert wf[True]["push"]["branches"] == ["main"] and wf[True]["push"]["tags"]
     assert wf["env"]["IMAGE"] == cg["image"]
-    build = wf["jobs"]["build"]
+    # Pull requests build in a job without write permission; pushes in the one that may push.
+    pr_build, build = wf["jobs"]["build"], wf["jobs"]["publish"]
+    assert pr_build["if"] == "github.event_name == 'pull_request'" and build["if"] == "github.event_name == 'push'"
+    assert pr_build["permissions"] == {"contents": "read"}
     expected_perms = {"contents": "read", **({"packages": "write"} if cg["registry"]["is_ghcr"] else {})}
     assert build["permissions"] == expected_perms
+    pr_steps = {s["uses"].split("@")[0]: s for s in pr_build["steps"] if "uses" in s}
+    assert "docker/login-action" not in pr_steps and pr_steps["docker/build-push-action"]["with"]["push"] is False
+    assert not any(s.get("id") == "push" for s in pr_build["steps"])
     steps = {s["uses"].split("@")[0]: s for s in build["steps"] if "uses" in s}
+    # The same build otherwise.
+    same = {k: v for k, v in steps["docker/build-push-action"]["with"].items() if k != "push"}
+    assert same == {k: v for k, v in pr_steps["docker/build-push-action"]["with"].items() if k != "push"}
+    assert set(steps) - set(pr_steps) == {"docker/login-action"}
     login = steps["docker/login-action"]
     assert login["if"] == "steps.push.outputs.push == 'true'"
     assert login["with"]["registry"] == cg["registry"]["host"]
@@ -403,12 +413,12 @@ def test_image_workflow(projects, name):
         assert re.search(rf"^ARG {arg}\b", dockerfile, re.M), arg
     if answers_of(project)["with_kubernetes"]:
         staging, production = wf["jobs"]["deploy-staging"], wf["jobs"]["deploy-production"]
-        pushed = " && needs.build.outputs.pushed == 'true'"
+        pushed = " && needs.publish.outputs.pushed == 'true'"
         assert staging["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'" + pushed
         assert production["if"] == "github.event_name == 'push' && startsWith(github.ref, 'refs/tags/v')" + pushed
         for job, env in ((staging, "staging"), (production, "production")):
-            assert job["uses"] == "./.github/workflows/deploy.yml" and job["needs"] == "build"
-            assert job["with"] == {"environment": env, "digest": "${{ needs.build.outputs.digest }}"}
+            assert job["uses"] == "./.github/workflows/deploy.yml" and job["needs"] == "publish"
+            assert job["with"] == {"environment": env, "digest": "${{ needs.publish.outputs.digest }}"}
             assert job["secrets"] == {"KUBE_CONFIG": "${{ secrets.KUBE_CONFIG }}"}
         assert build["outputs"]["digest"] == "${{ steps.build.outputs.digest }}"
 
@@ -423,32 +433,30 @@ def test_image_push_waits_for_registry_credentials(projects, name, tmp_path):
     project = projects(name)
     cg = settings.derive(answers_of(project))
     wf = workflows(project)["image.yml"]
-    script = step(wf, "build", "Push or only build")["run"]
-    env_keys = set(step(wf, "build", "Push or only build")["env"])
+    script = step(wf, "publish", "Push or only build")["run"]
+    env_keys = set(step(wf, "publish", "Push or only build").get("env", {}))
 
-    def decide(event: str, username: str = "", password_set: str = "false"):
+    def decide(username: str = "", password_set: str = "false"):
         out, summary = tmp_path / "out", tmp_path / "summary"
         out.write_text("")
         summary.write_text("")
-        env = {"EVENT": event, "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
+        env = {"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
         if "REGISTRY_USERNAME" in env_keys:
             env.update({"REGISTRY_USERNAME": username, "REGISTRY_PASSWORD_SET": password_set})
         proc = run_step(script, tmp_path, env, tmp_path)
         return proc, out.read_text().strip()
 
-    proc, out = decide("pull_request", "bot", "true")
-    assert proc.returncode == 0 and out == "push=false"
-    proc, out = decide("push")
+    proc, out = decide()
     if cg["registry"]["is_ghcr"]:
-        assert env_keys == {"EVENT"} and proc.returncode == 0 and out == "push=true"
+        assert not env_keys and proc.returncode == 0 and out == "push=true"
         return
     assert proc.returncode == 0 and out == "push=false", proc.stdout + proc.stderr
     assert "::notice title=Image built, not pushed::" in proc.stdout
     assert "REGISTRY_USERNAME" in (tmp_path / "summary").read_text()
     for username, password_set in (("bot", "false"), ("", "true")):
-        proc, out = decide("push", username, password_set)
+        proc, out = decide(username, password_set)
         assert proc.returncode == 1 and "REGISTRY_USERNAME" in proc.stdout and "REGISTRY_PASSWORD" in proc.stdout
-    proc, out = decide("push", "bot", "true")
+    proc, out = decide("bot", "true")
     assert proc.returncode == 0 and out == "push=true"
 
 
