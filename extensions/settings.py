@@ -539,6 +539,23 @@ NGINX_FAIL_TIMEOUT_S = 10
 NGINX_NEXT_UPSTREAM_TRIES = 3
 NGINX_KEEPALIVE_CONNECTIONS = 32
 STATIC_PREFIX = "/static/"
+# Filebeat renames these keys of the service's log lines to the Elastic Common Schema's
+# names: where ECS has an object (user_agent, error) a string would be rejected or shadow
+# it, and ECS names are what Kibana and shared dashboards query. The rest (msg, time,
+# route, latency_ms, ...) keeps the service's names; none of them is an ECS field.
+FILEBEAT_ECS_RENAMES = (
+    ("level", "log.level"),
+    ("request_id", "http.request.id"),
+    ("method", "http.request.method"),
+    ("path", "url.path"),
+    ("status", "http.response.status_code"),
+    ("bytes", "http.response.body.bytes"),
+    ("client_ip", "client.ip"),
+    ("user_agent", "user_agent.original"),
+    ("trace_id", "trace.id"),
+    ("error", "error.message"),
+    ("stack", "error.stack_trace"),
+)
 # supervisord rotates each instance's log at this size and keeps this many old files.
 LOG_MAX_BYTES = "50MB"
 LOG_BACKUPS = 10
@@ -647,6 +664,7 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         # Each instance's log and supervisord's rotated copies of it (<file>.1, .2, ...).
         "paths": [p for log in host["stdout_logs"] for p in (log, f"{log}.*")],
         "data_dir": "/var/lib/filebeat",
+        "ecs_renames": [list(pair) for pair in FILEBEAT_ECS_RENAMES],
     }
     return {"host": host, "nginx": nginx, "compose": compose, "images": images, "filebeat": filebeat}
 

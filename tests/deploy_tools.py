@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import configparser
 import importlib.util
+import ipaddress
+import json
 import os
 import re
 import shlex
@@ -355,3 +357,83 @@ def compose_default(value: str) -> str:
     """A compose value with `${VAR:-default}` interpolations, as compose resolves it when
     no VAR is set."""
     return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+ECS_SCHEMA = Path(os.environ.get("TOOLS_BIN", Path.home() / ".cache" / "copier-gin" / "bin")).parent / "ecs" / "ecs_flat.json"
+_ECS_TYPES = {
+    "keyword": str, "wildcard": str, "match_only_text": str, "text": str, "constant_keyword": str, "date": str,
+    "long": int, "integer": int, "short": int, "byte": int, "unsigned_long": int,
+    "float": (int, float), "double": (int, float), "scaled_float": (int, float), "half_float": (int, float),
+    "boolean": bool, "ip": str, "object": dict, "flattened": dict, "nested": (list, dict),
+}
+
+
+def ecs_schema() -> dict:
+    """ECS's flat field list (scripts/bootstrap.d/78-ecs.sh writes it)."""
+    assert ECS_SCHEMA.exists(), f"{ECS_SCHEMA} is missing: run scripts/bootstrap"
+    return json.loads(ECS_SCHEMA.read_text())
+
+
+def apply_renames(event: dict, renames: list[dict]) -> dict:
+    """Filebeat's rename processor (ignore_missing) on an event decoded at the root: each
+    `from` key removed and its value put at the dotted `to` path, unless that path exists."""
+    out = json.loads(json.dumps(event))
+
+    def has(path: str) -> bool:
+        node = out
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    for r in renames:
+        if r["from"] not in out:
+            continue
+        # As libbeat's rename: fail when the target exists, delete the source, then put
+        # (so user_agent -> user_agent.original works).
+        assert not has(r["to"]), f"rename {r['from']} -> {r['to']}: the target exists"
+        value = out.pop(r["from"])
+        node = out
+        for part in r["to"].split(".")[:-1]:
+            node = node.setdefault(part, {})
+            assert isinstance(node, dict), f"{r['to']}: {part} is not an object"
+        node[r["to"].split(".")[-1]] = value
+    return out
+
+
+def ecs_conflicts(event: dict, schema: dict) -> list[str]:
+    """Where the event disagrees with ECS: a value where ECS has an object, a field below an
+    ECS leaf, or an ECS field of the wrong type."""
+    problems = []
+
+    def walk(value, path):
+        if isinstance(value, dict) and (not path or path not in schema or schema[path]["type"] in ("object",)):
+            for key, sub in value.items():
+                walk(sub, f"{path}.{key}" if path else key)
+            return
+        if path in schema:
+            kind = schema[path]["type"]
+            want = _ECS_TYPES.get(kind)
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if want is None or not isinstance(item, want) or (want is int and isinstance(item, bool)):
+                    problems.append(f"{path}: {item!r} is not an ECS {kind}")
+                elif kind == "ip":
+                    try:
+                        ipaddress.ip_address(item)
+                    except ValueError:
+                        problems.append(f"{path}: {item!r} is not an IP address")
+            return
+        if any(name.startswith(path + ".") for name in schema):
+            problems.append(f"{path}: {value!r} where ECS has an object ({path}.*)")
+            return
+        parts = path.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix in schema and schema[prefix]["type"] not in ("object", "flattened", "nested"):
+                problems.append(f"{path}: below the ECS {schema[prefix]['type']} field {prefix}")
+                return
+
+    walk(event, "")
+    return problems

@@ -671,6 +671,9 @@ def test_service_log_lines_are_what_filebeat_reads(stack):
         steady_load(stack, 1500, 300, 8, 15, f"rot{uuid.uuid4().hex[:6]}")
     assert rotated(), "supervisord rotated a log during the run"
     files = sorted(p for p in stack.log_dir.iterdir() if ".stderr." not in p.name)
+    renames = next(p["rename"] for p in config["processors"] if "rename" in p)["fields"]
+    ecs = dt.ecs_schema()
+    checked = raw_conflicts = 0
     for path in files:
         # The same file at its real location, as the generated config names it.
         real = f"{stack.cg['host']['log_dir']}/{path.name}"
@@ -681,10 +684,21 @@ def test_service_log_lines_are_what_filebeat_reads(stack):
         for line in lines:
             record = json.loads(line)
             assert isinstance(record, dict)
+            # As Filebeat ships it: decoded at the root, the ECS renames applied, the
+            # service named. Nothing may clash with the Elastic Common Schema.
+            event = dt.apply_renames(record, renames)
+            event["service"] = {"name": stack.cg["service"]}
+            conflicts = dt.ecs_conflicts(event, ecs)
+            assert not conflicts, (conflicts, record)
+            checked += 1
+            raw_conflicts += bool(dt.ecs_conflicts(record, ecs))
             assert {"time", "level", ndjson["message_key"]} <= set(record), record
             if record["msg"] == "request":
                 assert {"request_id", "method", "path", "status", "latency_ms", "client_ip", "bytes",
                         "user_agent"} <= set(record), record
+    # The request lines, as the service writes them, do clash (user_agent): the renames are
+    # what makes them fit.
+    assert checked > 100 and raw_conflicts > 0, (checked, raw_conflicts)
     for path in stack.log_dir.iterdir():
         if ".stderr." in path.name:
             assert not any(fnmatch.fnmatch(f"{stack.cg['host']['log_dir']}/{path.name}", p) for p in patterns)

@@ -365,6 +365,15 @@ def test_filebeat_structure(projects, name):
     assert containers["enabled"] == "${FILEBEAT_CONTAINER_LOGS:false}"
     assert [next(iter(p)) for p in containers["parsers"]] == ["container", "ndjson"]
     assert {"add_host_metadata": None} in config["processors"]
+    # The keys renamed to ECS names, for every input (global processors): each target is an
+    # ECS field, and no two keys land on one (tests/test_deploy_e2e.py checks real lines).
+    rename = next(p["rename"] for p in config["processors"] if "rename" in p)
+    assert rename["ignore_missing"] is True and rename["fail_on_error"] is False
+    assert [[f["from"], f["to"]] for f in rename["fields"]] == cg["filebeat"]["ecs_renames"]
+    schema = dt.ecs_schema()
+    targets = [f["to"] for f in rename["fields"]]
+    assert len(set(targets)) == len(targets)
+    assert not [t for t in targets if t not in schema], "renamed to a name ECS does not have"
     assert config["path.data"].startswith("${FILEBEAT_PATH_DATA:")
     outputs = [k for k in config if k.startswith("output.")]
     assert outputs == [f"output.{output}"]
@@ -372,6 +381,24 @@ def test_filebeat_structure(projects, name):
     assert out["hosts"].startswith("${") and out["hosts"].endswith("}")
     secrets = [v for k, v in out.items() if k in ("api_key", "password", "username")]
     assert secrets and all(v.startswith("${") for v in secrets), "credentials only from the environment"
+
+
+def test_ecs_checker_catches_what_elasticsearch_would_reject():
+    """Negative controls of the ECS check the Filebeat tests use."""
+    schema = dt.ecs_schema()
+    assert dt.ecs_conflicts({"user_agent": "curl/8"}, schema) == [
+        "user_agent: 'curl/8' where ECS has an object (user_agent.*)"]
+    assert dt.ecs_conflicts({"client": {"ip": "not-an-ip"}}, schema)
+    assert dt.ecs_conflicts({"http": {"response": {"status_code": "200"}}}, schema)
+    assert dt.ecs_conflicts({"url": {"path": {"deeper": 1}}}, schema)
+    assert dt.ecs_conflicts({"trace": {"id": "abc", "x": {"y": 1}}}, schema) == []
+    event = dt.apply_renames({"user_agent": "curl/8", "status": 200, "client_ip": "::1", "route": "/x"},
+                             [{"from": "user_agent", "to": "user_agent.original"},
+                              {"from": "status", "to": "http.response.status_code"},
+                              {"from": "client_ip", "to": "client.ip"}, {"from": "absent", "to": "x.y"}])
+    assert event == {"user_agent": {"original": "curl/8"}, "http": {"response": {"status_code": 200}},
+                     "client": {"ip": "::1"}, "route": "/x"}
+    assert dt.ecs_conflicts(event, schema) == []
 
 
 # ------------------------------------------------------------------ optional features
