@@ -101,3 +101,25 @@ def test_leftover_pattern_catches_jinja(line):
 )
 def test_leftover_pattern_allows_other_tools_syntax(line):
     assert not LEFTOVER.search(line)
+
+
+def test_templates_compile_under_names_with_quotes():
+    """Copier compiles each template under its path, and a path may hold quotes (a question
+    renamed into `{% if ci_provider == 'github' %}`, as the 0.2.0 release will do). Jinja
+    writes that name, unescaped, into the code of an inline `x if y` without `else`, which
+    then does not compile: every template must compile under such a name."""
+    import jinja2
+
+    from conftest import ROOT
+
+    env = jinja2.Environment(keep_trailing_newline=True, extensions=["jinja2.ext.do"])
+    bad = []
+    for path in sorted((ROOT / "template").rglob("*.jinja")):
+        name = "{% if (x == 'y') %}" + str(path.relative_to(ROOT))
+        try:
+            env.compile(path.read_text(), name=name, filename=name)
+        except SyntaxError as exc:
+            bad.append(f"{path.relative_to(ROOT)}: {exc}")
+        except jinja2.TemplateSyntaxError:
+            pass  # Copier's own extensions' syntax: rendered by the render tests
+    assert not bad, bad
