@@ -408,7 +408,7 @@ def ecs_conflicts(event: dict, schema: dict) -> list[str]:
     problems = []
 
     def walk(value, path):
-        if isinstance(value, dict) and (not path or path not in schema or schema[path]["type"] in ("object",)):
+        if isinstance(value, dict) and (not path or path not in schema or schema[path]["type"] == "object"):
             for key, sub in value.items():
                 walk(sub, f"{path}.{key}" if path else key)
             return

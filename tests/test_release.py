@@ -15,7 +15,6 @@ import pytest
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
 VENV_PYTHON = Path(sys.executable)
 
 
@@ -78,8 +77,7 @@ def repo(tmp_path):
     (root / "pyproject.toml").write_text('[project]\nname = "copier-gin"\nversion = "0.2.0"\n')
     (root / "CHANGELOG.md").write_text(CHANGELOG.format(new="0.2.0", upgrading="### Upgrading\n- run make deps"))
     git(root, "init", "-q", "-b", "main")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "Release 0.2.0")
+    commit_all(root, "Release 0.2.0")
     return root
 
 

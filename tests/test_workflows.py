@@ -523,12 +523,17 @@ def test_deploy_workflow(projects, name, tmp_path):
 # bash -eo pipefail. Actions cannot run here: a `uses:` step is recorded as run (setup-go's
 # Go is already on PATH). The cloud CLIs and kubectl are stubs that log their arguments and
 # write what the real ones would (a kubeconfig), so each target's credentials script runs.
+def writes_kubeconfig(command: str, flag: str, context: str) -> str:
+    """A stub body: `command` writes a minimal kubeconfig to the file after `flag`."""
+    return f"""
+if [ "$1 $2" = "{command}" ]; then
+  while [ $# -gt 0 ]; do [ "$1" = {flag} ] && out=$2; shift; done
+  printf 'apiVersion: v1\\nkind: Config\\ncurrent-context: {context}\\n' > "$out"
+fi"""
+
+
 CLOUD_STUBS = {
-    "aws": """
-if [ "$1 $2" = "eks update-kubeconfig" ]; then
-  while [ $# -gt 0 ]; do [ "$1" = --kubeconfig ] && out=$2; shift; done
-  printf 'apiVersion: v1\\nkind: Config\\ncurrent-context: eks\\n' > "$out"
-fi""",
+    "aws": writes_kubeconfig("eks update-kubeconfig", "--kubeconfig", "eks"),
     "gcloud": """
 case "$*" in
   *"value(endpoint)"*) echo 203.0.113.10 ;;
@@ -536,11 +541,7 @@ case "$*" in
   "auth print-access-token") echo ya29.short-lived ;;
   *) exit 2 ;;
 esac""",
-    "az": """
-if [ "$1 $2" = "aks get-credentials" ]; then
-  while [ $# -gt 0 ]; do [ "$1" = --file ] && out=$2; shift; done
-  printf 'apiVersion: v1\\nkind: Config\\ncurrent-context: aks\\n' > "$out"
-fi""",
+    "az": writes_kubeconfig("aks get-credentials", "--file", "aks"),
     "go": """
 case "$1" in
   env) echo "$STUB_GOPATH" ;;
@@ -690,8 +691,8 @@ def test_deploy_logs_in_to_the_target_and_applies(projects, tmp_path, name, targ
     secrets = {"KUBE_CONFIG": KUBE_CONFIG} if target == "kubeconfig" else {}
     result = deploy_run(project, tmp_path, vars=vars, secrets=secrets)
     assert result["failed"] is None, result["stdout"]
-    logins = {t: label for t, label in (("eks", "AWS credentials (OIDC)"), ("gke", "Google Cloud credentials (OIDC)"),
-                                        ("aks", "Azure credentials (OIDC)"))}
+    logins = {"eks": "AWS credentials (OIDC)", "gke": "Google Cloud credentials (OIDC)",
+              "aks": "Azure credentials (OIDC)"}
     for t, label in logins.items():
         assert (label in result["ran"]) == (t == target), (t, result["ran"])
     kubeconfig = result["runner_temp"] / "kubeconfig"
