@@ -41,7 +41,11 @@ def go_env() -> dict[str, str]:
 
 
 def generate(dst: Path, answers: dict | None = None, **kwargs) -> Path:
-    """`copier copy` the working tree (uncommitted changes included) into dst."""
+    """`copier copy` the working tree (uncommitted changes included) into dst.
+
+    vcs_ref "HEAD" is what makes it the working tree: Copier adds a local template's
+    uncommitted changes to HEAD, while without a ref it takes the newest release tag.
+    """
     run_copy(
         src_path=str(ROOT),
         dst_path=str(dst),
@@ -49,7 +53,7 @@ def generate(dst: Path, answers: dict | None = None, **kwargs) -> Path:
         defaults=True,
         unsafe=True,
         quiet=True,
-        vcs_ref=kwargs.pop("vcs_ref", None),
+        vcs_ref=kwargs.pop("vcs_ref", "HEAD"),
         **kwargs,
     )
     return dst

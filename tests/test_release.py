@@ -137,3 +137,39 @@ def test_release_refuses(repo, change, version, expected):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert expected in proc.stderr, proc.stderr
     assert set(git(repo, "tag", "--list").split()) <= {"0.3.0"}, "refused, yet tagged"
+
+
+def test_release_at_an_earlier_commit_reads_that_commit(repo):
+    """A release made before the tool existed is tagged where it was made, from its own files,
+    even though main has moved on (pyproject.toml now names the next release)."""
+    released = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "pyproject.toml").write_text('[project]\nname = "copier-gin"\nversion = "0.3.0"\n')
+    (repo / "CHANGELOG.md").write_text(CHANGELOG.format(new="0.2.0", upgrading="### Upgrading\n- x")
+                                       .replace("## [Unreleased]", "## [Unreleased]\n\n- work for 0.3.0"))
+    commit_all(repo, "Work towards 0.3.0")
+    (repo / "scratch.txt").write_text("untracked work in progress")
+    assert run_release(repo, "0.2.0").returncode == 1, "HEAD is not 0.2.0"
+    proc = run_release(repo, "0.2.0", "--at", released[:9])
+    assert proc.returncode == 0, proc.stderr
+    assert git(repo, "rev-parse", "0.2.0^{commit}").strip() == released
+    assert git(repo, "cat-file", "-t", "0.2.0").strip() == "tag"
+
+
+@pytest.mark.parametrize(("at", "expected"), [
+    ("nosuch", "nosuch is not a commit of this repository"),
+    ("side", "is not a commit of this branch's history"),
+    ("HEAD~1", "pyproject.toml says version 0.1.0, not 0.2.0"),
+])
+def test_release_at_refuses(repo, at, expected):
+    (repo / "pyproject.toml").write_text('[project]\nname = "copier-gin"\nversion = "0.1.0"\n')
+    commit_all(repo, "0.1.0 as it was")
+    (repo / "pyproject.toml").write_text('[project]\nname = "copier-gin"\nversion = "0.2.0"\n')
+    commit_all(repo, "0.2.0 again")
+    git(repo, "switch", "-q", "-c", "side")
+    (repo / "side.txt").write_text("a branch of its own")
+    commit_all(repo, "side work")
+    git(repo, "switch", "-q", "main")
+    proc = run_release(repo, "0.2.0", "--at", at)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert expected in proc.stderr, proc.stderr
+    assert git(repo, "tag", "--list") == ""

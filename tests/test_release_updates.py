@@ -1,0 +1,140 @@
+"""Every real release of this repository updates to the template as it is now.
+
+test_update and test_seams simulate releases on top of the working tree. This module takes
+the releases that exist: for each release tag in this clone, a throwaway template repository
+holds that tag's tree (tagged with its version) and then the working tree, tagged with the
+version it will be released as (pyproject.toml's, or the next minor when that is already a
+tag). Services generated from the old release, with the edits a team makes, update with
+their own `make update`, run the steps the CHANGELOG's Upgrading sections ask for, and pass
+`make check` with every team edit intact and no conflict.
+
+A clone without tags has no release to update from: the module then collects no test.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.version import InvalidVersion, Version
+
+from answer_sets import ANSWER_SETS
+from conftest import ROOT
+from test_update import answers_of, commit_all, conflict_files, copy_working_tree, git, new_project, sh
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("release-updates")]
+
+
+def release_tags() -> list[str]:
+    if not (ROOT / ".git").exists():
+        return []
+    names = subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    tags = []
+    for name in names:
+        try:
+            tags.append((Version(name), name))
+        except InvalidVersion:
+            continue
+    return [name for _, name in sorted(tags)]
+
+
+def working_tree_version(tags: list[str]) -> str:
+    """The version the working tree will be released as."""
+    declared = Version(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+    newest = max((Version(t) for t in tags), default=Version("0"))
+    if declared > newest:
+        return str(declared)
+    return f"{newest.major}.{newest.minor + 1}.0"
+
+
+TAGS = release_tags()
+NEXT = working_tree_version(TAGS)
+
+
+def releases_repo(dst: Path, tag: str) -> Path:
+    """A template repository: `tag` as it was released, then the working tree as NEXT."""
+    dst.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", tag], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+    git(dst, "init", "-q", "-b", "main")
+    commit_all(dst, f"copier-gin {tag}")
+    git(dst, "tag", "-a", tag, "-m", tag)
+    for path in sorted(dst.iterdir()):
+        if path.name != ".git":
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+    copy_working_tree(dst)
+    commit_all(dst, f"copier-gin {NEXT} (the working tree)")
+    git(dst, "tag", "-a", NEXT, "-m", NEXT)
+    return dst
+
+
+STOCK = """\
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Stock answers GET /api/v1/stock/:sku with a fixed level.
+func Stock(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"sku": c.Param("sku"), "level": 7})
+}
+"""
+README_NOTE = "\n## On call\n\nPage the stock team in #stock-oncall.\n"
+CONFIG_NOTE = "\n// Team note: LOG_LEVEL=debug in staging.\n"
+
+
+def team_edits(project: Path) -> dict[str, str]:
+    """What a team does in any release's layout: a route and its handler in the API
+    package, a README section, a comment at the end of a template-owned file."""
+    routes = project / "internal/api/routes.go"
+    text, count = re.subn(r"(func Register\(v1 \*gin\.RouterGroup\) \{\n)", '\\1\tv1.GET("/stock/:sku", Stock)\n',
+                          routes.read_text())
+    if count == 0:  # the seams' layout
+        text, count = re.subn(r"(\n(\t+)(\w+) := r\.Group\(\"/api/v1\"\)\n)", '\\1\\2\\3.GET("/stock/:sku", Stock)\n', text)
+    assert count == 1, f"no place for a route in {routes}:\n{text}"
+    routes.write_text(text)
+    (project / "internal/api/stock.go").write_text(STOCK)
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + README_NOTE)
+    config = project / "internal/config/config.go"
+    config.write_text(config.read_text() + CONFIG_NOTE)
+    commit_all(project, "Team: stock endpoint, on-call notes")
+    return {"internal/api/stock.go": STOCK, "README.md": readme.read_text()}
+
+
+@pytest.fixture(scope="module", params=TAGS)
+def releases(request, tmp_path_factory) -> tuple[str, Path]:
+    return request.param, releases_repo(tmp_path_factory.mktemp(f"releases-{request.param}") / "repo", request.param)
+
+
+def test_the_working_tree_is_newer_than_every_release():
+    assert all(Version(t) < Version(NEXT) for t in TAGS), (TAGS, NEXT)
+
+
+@pytest.mark.parametrize("name", ["default", "orders", "full"])
+def test_a_service_of_every_release_updates_to_this_one(releases, tmp_path, name):
+    tag, repo = releases
+    project = new_project(repo, tmp_path / name, ANSWER_SETS[name], ref=tag)
+    assert answers_of(project)["_commit"] == tag
+    kept = team_edits(project)
+
+    result = sh(["make", "update", f"UPDATE_ARGS=--defaults --vcs-ref {NEXT}"], project, timeout=900)
+    assert "no conflict markers" in result.stdout, result.stdout[-3000:]
+    assert conflict_files(project) == []
+    assert answers_of(project)["_commit"] == NEXT
+    for rel, text in kept.items():
+        assert (project / rel).read_text() == text, f"the update changed the team's {rel}"
+    assert (project / "internal/config/config.go").read_text().endswith(CONFIG_NOTE), "the team's comment was lost"
+    assert 'GET("/stock/:sku", Stock)' in (project / "internal/api/routes.go").read_text(), "the team's route was lost"
+
+    # What every Upgrading section crossed asks a team to run by hand, then the checks.
+    sh(["make", "deps", "env-example"], project)
+    sh(["make", "check"], project, timeout=1800)
+    commit_all(project, f"Update to copier-gin {NEXT}")
+    assert git(project, "status", "--porcelain").stdout == ""
