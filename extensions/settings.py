@@ -113,6 +113,24 @@ KUBELOGIN = "github.com/Azure/kubelogin@v0.2.16"
 # The make targets the generated CI's Go job runs; the template's tests run the same ones.
 CI_MAKE_TARGETS = ("fmt-check", "vet", "lint", "cover", "vuln", "tidy-check", "check-conflicts")
 
+# The scheduled template update (.github/workflows/template-update.yml, docs/updating.md).
+# The Copier the workflow installs: the one this repository's tests run (pyproject.toml).
+COPIER_VERSION = "9.19.1"
+TEMPLATE_UPDATE_BRANCH = "template-update"
+# Kept in step with template_update.py's LABEL (a test compares them).
+TEMPLATE_UPDATE_LABEL = "template-update: needs a human"
+TEMPLATE_UPDATE_TOKEN_SECRET = "TEMPLATE_UPDATE_TOKEN"
+# Once a week, on Monday between 05:00 and 08:59 UTC. The minute and hour come from the
+# service's name, so a fleet does not clone the template all at the same moment.
+TEMPLATE_UPDATE_WEEKDAY = 1
+TEMPLATE_UPDATE_HOURS = (5, 9)
+
+
+def template_update_cron(service: str) -> str:
+    spread = zlib.crc32(f"template-update:{service}".encode())
+    low, high = TEMPLATE_UPDATE_HOURS
+    return f"{spread % 60} {low + (spread // 60) % (high - low)} * * {TEMPLATE_UPDATE_WEEKDAY}"
+
 # Settings of the generated example (internal/service/settings.go): key, default, doc.
 EXAMPLE_SETTINGS = (
     ("SALUTATIONS_URL", "", "Base URL of the salutations API the example greeting calls for other languages; empty: no such API."),
@@ -804,6 +822,11 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["deploy_legacy"] = {"target": DEPLOY_LEGACY_TARGET, "vars": list(DEPLOY_LEGACY_VARS)}
     out["kubelogin"] = KUBELOGIN
     out["ci_make_targets"] = list(CI_MAKE_TARGETS)
+    out["template_update"] = {
+        "copier": COPIER_VERSION, "branch": TEMPLATE_UPDATE_BRANCH, "label": TEMPLATE_UPDATE_LABEL,
+        "token": TEMPLATE_UPDATE_TOKEN_SECRET, "token_expr": "${{ secrets.%s }}" % TEMPLATE_UPDATE_TOKEN_SECRET,
+        "cron": template_update_cron(service),
+    }
     out["build_platforms"] = list(BUILD_PLATFORMS)
     data_values = data(answers, service, prefix)
     out["db"], out["redis"] = data_values["db"], data_values["redis"]

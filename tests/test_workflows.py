@@ -582,6 +582,11 @@ def resolve(value, ctx: dict) -> str:
             return ctx[parts[0]].get(parts[1], "")
         if parts[0] == "steps" and len(parts) == 4 and parts[2] == "outputs":
             return ctx["steps"].get(parts[1], {}).get(parts[3], "")
+        if parts[0] == "github" and "github" in ctx:
+            value = ctx["github"]
+            for part in parts[1:]:
+                value = value[part]
+            return str(value)
         raise AssertionError(f"the test's runner does not know the expression {expr!r}")
 
     return re.sub(r"\$\{\{(.*?)\}\}", one, str(value))
@@ -594,19 +599,29 @@ def condition(expr: str, ctx: dict) -> bool:
     return (value == m.group(4)) == (m.group(3) == "==")
 
 
-def run_job(wf: dict, job_id: str, cwd: Path, tmp_path: Path, *, inputs: dict, vars: dict, secrets: dict) -> dict:
+def run_job(wf: dict, job_id: str, cwd: Path, tmp_path: Path, *, inputs: dict, vars: dict, secrets: dict,
+            github: dict | None = None, stubs: Path | None = None, extra_env: dict | None = None) -> dict:
+    """Run a job's `run:` steps in order, as the runner would (`uses:` steps are the
+    caller's to prepare). `github` is the github context (its `repository` also becomes
+    GITHUB_REPOSITORY), `stubs` a directory of commands ahead of PATH (default: the cloud
+    CLIs' stubs), `extra_env` more of the runner's environment."""
     job = wf["jobs"][job_id]
     ctx = {"vars": vars, "secrets": secrets, "inputs": inputs, "steps": {}}
+    if github is not None:
+        ctx["github"] = github
     runner_temp = tmp_path / "runner-temp"
     runner_temp.mkdir()
     calls = tmp_path / "calls.log"
     calls.write_text("")
-    stubs = cloud_stubs(tmp_path)
+    stubs = stubs or cloud_stubs(tmp_path)
     files = {name: tmp_path / name for name in ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY")}
     for f in files.values():
         f.write_text("")
-    env = {k: resolve(v, ctx) for k, v in job["env"].items()}
+    env = {k: resolve(v, ctx) for k, v in job.get("env", {}).items()}
     env.update({k: str(v) for k, v in files.items()})
+    env.update(extra_env or {})
+    if github is not None:
+        env["GITHUB_REPOSITORY"] = github["repository"]
     env.update({"RUNNER_TEMP": str(runner_temp), "CALLS": str(calls), "STUB_GOPATH": str(tmp_path / "gopath")})
     path_prefix = [str(stubs)]
     result = {"ran": [], "skipped": [], "failed": None, "stdout": "", "calls": calls, "runner_temp": runner_temp,
