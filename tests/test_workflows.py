@@ -139,7 +139,7 @@ def test_minimal_has_no_github_files(projects):
 def test_expected_files(projects, name):
     project = projects(name)
     answers = answers_of(project)
-    expected = {"ci.yml"}
+    expected = {"ci.yml", "template-update.yml"}
     if answers["with_docker"]:
         expected.add("image.yml")
         if answers["with_kubernetes"]:
@@ -248,7 +248,8 @@ def test_actions_pinned_to_full_shas_with_version_comments(projects, name):
 def test_hardening(projects, name):
     project = projects(name)
     for file, wf in workflows(project).items():
-        assert wf["permissions"] == {"contents": "read"}, file
+        # template-update.yml grants nothing at the top: its one job says what it needs.
+        assert wf["permissions"] == ({} if file == "template-update.yml" else {"contents": "read"}), file
         for job_id, job in wf["jobs"].items():
             if "uses" in job:  # a reusable workflow call: its own jobs carry the timeouts
                 continue
@@ -274,7 +275,8 @@ def test_hardening(projects, name):
         if level == "write"
     }
     allowed = {("deploy.yml", "deploy", "id-token"), ("image.yml", "deploy-staging", "id-token"),
-               ("image.yml", "deploy-production", "id-token"), ("image.yml", "publish", "packages")}
+               ("image.yml", "deploy-production", "id-token"), ("image.yml", "publish", "packages"),
+               *(("template-update.yml", "update", scope) for scope in ("contents", "pull-requests", "issues", "statuses"))}
     assert writes <= allowed, writes
 
 
