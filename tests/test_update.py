@@ -574,6 +574,24 @@ def test_check_conflicts_catches_a_rej_file(releases, tmp_path):
     assert "Makefile.rej" in check.stdout + check.stderr
 
 
+def test_check_conflicts_catches_an_unmerged_file_without_markers(releases, tmp_path):
+    """A conflict resolved by hand but never `git add`ed (or one in a file git merges
+    without markers) is still unresolved: check-conflicts says so until it is added."""
+    project = new_project(releases, tmp_path / "unmerged", ANSWER_SETS["minimal"])
+    git(project, "switch", "-q", "-c", "side")
+    (project / "LICENSE").write_text("side\n")
+    commit_all(project, "side")
+    git(project, "switch", "-q", "main")
+    (project / "LICENSE").write_text("main\n")
+    commit_all(project, "main")
+    assert git(project, "merge", "side", check=False).returncode != 0
+    (project / "LICENSE").write_text("resolved, not added\n")
+    check = sh(["make", "check-conflicts"], project, check=False)
+    assert check.returncode != 0 and "  LICENSE" in check.stdout, check.stdout + check.stderr
+    git(project, "add", "LICENSE")
+    sh(["make", "check-conflicts"], project)
+
+
 def generated_files(project: Path) -> set[str]:
     return {
         str(p.relative_to(project))
