@@ -158,11 +158,15 @@ def test_the_conflict_gate_finds_unmerged_files_markers_and_rej_files(tmp_path):
     (repo / "a.txt").write_text("resolved, but not added\n")
     # Markers in a new file and a .rej file.
     (repo / "b.go").write_text("package b\n<<<<<<< before updating\nx\n=======\ny\n>>>>>>> after updating\n")
+    # A generated service's .gitignore ignores *.rej: the gate still sees them.
+    (repo / ".gitignore").write_text("*.rej\n")
+    (repo / "deploy").mkdir()
     (repo / "Makefile.rej").write_text("@@ -1 +1 @@\n")
-    assert tu.conflicts(repo) == ["Makefile.rej", "a.txt", "b.go"]
+    (repo / "deploy/app.env.rej").write_text("@@ -1 +1 @@\n")
+    assert tu.conflicts(repo) == ["Makefile.rej", "a.txt", "b.go", "deploy/app.env.rej"]
     assert tu.main(["conflicts", str(repo)]) == 1
     sh_git(repo, "add", "a.txt")
-    assert tu.conflicts(repo) == ["Makefile.rej", "b.go"]
+    assert tu.conflicts(repo) == ["Makefile.rej", "b.go", "deploy/app.env.rej"]
 
 
 def test_the_label_and_the_schedule():
@@ -295,9 +299,11 @@ def job_stubs(tmp_path: Path) -> Path:
 class Service:
     """A generated service, its GitHub remote (a bare repository) and a runner's checkout."""
 
-    def __init__(self, template: Path, tmp_path: Path, answers: dict, edit=None):
+    def __init__(self, template: Path | None, tmp_path: Path, answers: dict | None = None, edit=None,
+                 project: Path | None = None):
         self.tmp = tmp_path
-        self.work = new_project(template, tmp_path / "service", answers, ref="0.1.0")
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        self.work = project or new_project(template, tmp_path / "service", answers, ref="0.1.0")
         if edit:
             edit(self.work)
             commit_all(self.work, "Team work")
@@ -305,6 +311,7 @@ class Service:
         git(tmp_path, "clone", "-q", "--bare", str(self.work), str(self.remote))
         self.state = tmp_path / "gh-state.json"
         self.runs = 0
+        self.patch = None  # a function that changes the workflow before it runs
 
     def run(self, secrets: dict | None = None) -> dict:
         """The job on a fresh checkout of the remote's main, as actions/checkout makes it."""
@@ -314,6 +321,8 @@ class Service:
         checkout = run_dir / "checkout"
         git(run_dir, "clone", "-q", str(self.remote), str(checkout))
         wf = yaml.safe_load((checkout / ".github/workflows/template-update.yml").read_text())
+        if self.patch:
+            self.patch(wf)
         gitconfig = run_dir / "gitconfig"  # the job's `git config --global` stays in the run
         return run_job(
             wf, "update", checkout, run_dir, inputs={}, vars={}, secrets=secrets or {},
@@ -465,3 +474,53 @@ def test_an_update_whose_checks_fail_needs_a_human_too(template_repo, tmp_path):
     assert "None: every change of the template merged" in pr["body"]
     assert "[run](https://github.com/acme/service/actions/runs/1)" in pr["body"]
     assert service.gh()["statuses"][-1]["state"] == "failure"
+
+
+FAST_CHECKS = "go vet ./... && go test -count=1 ./internal/api/..."
+
+
+def cheaper_checks(wf: dict) -> None:
+    """The fleet's services run go vet and the API's tests instead of every CI target: the
+    full checks are the tests above; here what counts is each pull request's body."""
+    [step] = [s for s in wf["jobs"]["update"]["steps"] if s.get("id") == "checks"]
+    targets = "make " + " ".join(settings.CI_MAKE_TARGETS)
+    assert step["run"].count(targets) == 1
+    step["run"] = step["run"].replace(targets, FAST_CHECKS)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("fleet")
+def test_the_workflow_on_a_simulated_fleet_names_the_conflicted_file_only_where_it_conflicts(tmp_path):
+    """tests/fleet_sim.py's fleet (five services, three releases, one conflicting team edit):
+    the job's steps on each service with the workflow give a pull request whose body lists
+    the conflicted file for the conflicting service and none for the others."""
+    from fleet_sim import build_fleet
+
+    fleet = build_fleet(tmp_path / "fleet")
+    seen = set()
+    for s in fleet.services:
+        if not (s.path / ".github/workflows/template-update.yml").exists():
+            recorded = yaml.safe_load((s.path / ".copier-answers.yml").read_text())
+            assert recorded.get("with_github_actions", recorded.get("ci_provider")) in (False, "none"), s.name
+            continue
+        service = Service(None, tmp_path / f"gh-{s.name}", project=s.path)
+        service.patch = cheaper_checks
+        result = service.run(secrets={"TEMPLATE_UPDATE_TOKEN": "ghs_app_token"})
+        prs = service.gh()["prs"]
+        seen.add(s.expected_update)
+        if s.expected_update == "clean":
+            assert result["failed"] is None and prs == [], result["stdout"][-3000:]
+            assert "::notice title=Template up to date::" in result["stdout"]
+            continue
+        [pr] = prs
+        assert pr["title"] == f"Update copier-gin {s.release} -> {fleet.newest}", s.name
+        conflicts = re.findall(r"^- `(.+)`$", pr["body"].split("## Conflicts", 1)[1].split("## Checks", 1)[0], re.M)
+        assert conflicts == s.conflicts, (s.name, pr["body"])
+        needs_human = s.expected_update in ("conflicted", "checks failing")
+        assert pr["draft"] is needs_human and (pr["labels"] == [settings.TEMPLATE_UPDATE_LABEL]) is needs_human, s.name
+        assert (result["failed"] == "Fail while the pull request needs a human") is needs_human, result["stdout"][-3000:]
+        if s.expected_update == "merged":
+            assert "None: every change of the template merged" in pr["body"] and "`make check` passed" in pr["body"]
+        if s.expected_update == "checks failing":
+            assert "Needs a human: `make check` fails." in pr["body"] and not conflicts
+    assert seen == {"clean", "merged", "conflicted", "checks failing"}, seen

@@ -64,12 +64,12 @@ def has_markers(text: str) -> bool:
 def conflicts(repo: Path) -> list[str]:
     """Every file an update left unresolved: unmerged, with markers, or a .rej file."""
     found = set(unmerged(repo))
+    # .rej files are git-ignored in a generated service: look for them on disk.
+    found.update(str(p.relative_to(repo)) for p in repo.rglob("*.rej")
+                 if ".git" not in p.relative_to(repo).parts and p.is_file())
     for rel in _files(repo):
         path = repo / rel
-        if not path.is_file() or path.is_symlink():
-            continue
-        if rel.endswith(".rej"):
-            found.add(rel)
+        if not path.is_file() or path.is_symlink() or rel.endswith(".rej"):
             continue
         data = path.read_bytes()
         if b"\0" in data[:8192]:
