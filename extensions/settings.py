@@ -557,6 +557,44 @@ NGINX_FAIL_TIMEOUT_S = 10
 NGINX_NEXT_UPSTREAM_TRIES = 3
 NGINX_KEEPALIVE_CONNECTIONS = 32
 STATIC_PREFIX = "/static/"
+# Static assets (with_assets): the team's files in ASSETS_DIR are embedded in the binary
+# (assets/embed.go) and served under STATIC_PREFIX by the service in every layout; on a bare
+# host Nginx serves the same prefix from its static_dir when the file is there. Both send
+# these Cache-Control values: a name with a content hash before its extension
+# (app.3f2a9c1b.css) never changes, any other is revalidated (ETag) on every use.
+ASSETS_DIR = "assets/public"
+ASSET_FINGERPRINT = r"\.[0-9a-f]{8,}\.[^./]+$"
+ASSET_CACHE_FINGERPRINTED = "public, max-age=31536000, immutable"
+ASSET_CACHE_OTHER = "no-cache"
+# Precompressed variants (x.css.br, x.css.gz) served when present and accepted, best first.
+ASSET_ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+# Content types by extension, the same for the service and Nginx (neither reads the host's
+# mime.types for assets); anything else is application/octet-stream.
+ASSET_TYPES = (
+    ("css", "text/css; charset=utf-8"),
+    ("js", "text/javascript; charset=utf-8"),
+    ("mjs", "text/javascript; charset=utf-8"),
+    ("html", "text/html; charset=utf-8"),
+    ("txt", "text/plain; charset=utf-8"),
+    ("map", "application/json"),
+    ("json", "application/json"),
+    ("webmanifest", "application/manifest+json"),
+    ("xml", "application/xml"),
+    ("svg", "image/svg+xml"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("avif", "image/avif"),
+    ("ico", "image/x-icon"),
+    ("woff", "font/woff"),
+    ("woff2", "font/woff2"),
+    ("wasm", "application/wasm"),
+    ("pdf", "application/pdf"),
+)
+# `make assets` precompresses these (already compressed formats gain nothing).
+ASSET_COMPRESSIBLE = ("css", "js", "mjs", "html", "txt", "map", "json", "webmanifest", "xml", "svg", "ico", "wasm")
 # Filebeat renames these keys of the service's log lines to the Elastic Common Schema's
 # names: where ECS has an object (user_agent, error) a string would be rejected or shadow
 # it, and ECS names are what Kibana and shared dashboards query. The rest (msg, time,
@@ -649,6 +687,8 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "error_log": f"/var/log/nginx/{service}.error.log",
         "static_prefix": STATIC_PREFIX,
         "static_dir": f"/var/www/{service}/static",
+        # A file that is not in static_dir: the service's embedded copy, or Nginx's 404.
+        "static_fallback": f"@{cg['env_prefix'].lower()}_idempotent" if cg["assets"]["enabled"] else "=404",
         "connect_timeout_s": NGINX_CONNECT_TIMEOUT_S,
         # Nginx waits at least as long as the app may take to read a request or write a
         # response, plus the margin, so the app's own timeout answers first.
@@ -691,6 +731,21 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
     return {"host": host, "nginx": nginx, "compose": compose, "images": images, "filebeat": filebeat}
 
 
+def assets(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """Static assets embedded in the binary (with_assets, default on)."""
+    return {
+        "enabled": bool(answers.get("with_assets", True)),
+        "prefix": STATIC_PREFIX,
+        "dir": ASSETS_DIR,
+        "fingerprint": ASSET_FINGERPRINT,
+        "cache_fingerprinted": ASSET_CACHE_FINGERPRINTED,
+        "cache_other": ASSET_CACHE_OTHER,
+        "encodings": [list(pair) for pair in ASSET_ENCODINGS],
+        "types": [list(pair) for pair in ASSET_TYPES],
+        "compressible": list(ASSET_COMPRESSIBLE),
+    }
+
+
 def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -> dict[str, Any]:
     """Who owns which file (docs/updating.md), listing only what this project has (but the
     CI answer's files, which the template adds): the team's files and seams, then the template's (copier.yml's _skip_if_exists and _exclude
@@ -704,11 +759,13 @@ def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -
     team += [f"deploy/supervisord/{service}.env"] if on("with_supervisord") else []
     team += ["deploy/k8s/team/"] if on("with_kubernetes") else []
     team += [f"deploy/nginx/{service}/http.d/", f"deploy/nginx/{service}/locations.d/"] if on("with_nginx") else []
+    team += [f"{ASSETS_DIR}/"] if on("with_assets") else []
     template = ["cmd/", "internal/app/", "internal/admin/", "internal/buildinfo/", "internal/config/",
                 "internal/health/", "internal/httpserver/", "internal/lifecycle/", "internal/logging/",
                 "internal/metrics/", "internal/respond/", "internal/tracing/"]
     template += ["internal/database/", "migrations/migrations.go"] if db else []
     template += ["internal/cache/"] if redis else []
+    template += ["assets/embed.go", "internal/static/"] if on("with_assets") else []
     template += ["Makefile", "docs/"]
     deploys = any(on(k) for k in ("with_docker", "with_nginx", "with_supervisord", "with_filebeat", "with_kubernetes"))
     # The CI answer's files (.github/) are added by the template itself: the extensions never
@@ -805,6 +862,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["config_fields"] = [
         {"key": key, "var": f"{prefix}_{key}", "default": default, "doc": doc} for key, default, doc in fields
     ]
+    out["assets"] = assets(answers)
     out.update(one_host(out, answers))
     out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
     out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])

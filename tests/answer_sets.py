@@ -39,6 +39,7 @@ ANSWER_SETS: dict[str, dict] = {
         "with_kubernetes": False,
         "with_github_actions": False,
         "database": "none",
+        "with_assets": False,  # a pure API: no assets/ folder, no static route
     },
     # Every option on, the less common choices picked.
     "full": {
