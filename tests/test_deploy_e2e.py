@@ -848,7 +848,8 @@ def test_head_and_options_through_nginx(stack):
 @pytest.mark.slow
 def test_nginx_answers_json_when_no_instance_is_reachable(projects):
     """The generated Nginx in front of instances that are all down: a JSON 502 with the
-    request ID (the client's when valid), and the security headers."""
+    request ID (the client's when valid), and the security headers; and the errors it
+    answers before asking any instance (400, 408, 414, 431) in the same JSON shape."""
     project = projects(NAME)
     cg = answers_cg()
     dead = dt.free_ports(len(cg["upstream_ports"]))
@@ -879,6 +880,45 @@ def test_nginx_answers_json_when_no_instance_is_reachable(projects):
             }
             assert headers["X-Request-ID"] == "client-502"
             assert headers["Strict-Transport-Security"] == "max-age=63072000"
+
+        def send_raw(request: bytes, wait: float = 10) -> bytes:
+            with socket.create_connection(("127.0.0.1", https_port), timeout=wait) as sock, \
+                    ctx.wrap_socket(sock, server_hostname="localhost") as tls:
+                tls.sendall(request)
+                data = b""
+                with contextlib.suppress(ssl.SSLEOFError):  # Nginx may close without TLS close_notify
+                    while chunk := tls.recv(65536):
+                        data += chunk
+            return data
+
+        def raw(request: bytes) -> tuple[int, dict, dict]:
+            """Sends bytes http.client would refuse to; the status, headers, JSON body."""
+            head, _, body = send_raw(request).partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            fields = dict(line.split(": ", 1) for line in lines[1:])
+            return int(lines[0].split()[1]), fields, json.loads(body)
+
+        # The errors Nginx meets before any instance is asked: JSON too, with a request ID.
+        long_line = b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        long_header = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * 10_000 + b"\r\nConnection: close\r\n\r\n"
+        two_hosts = b"GET / HTTP/1.1\r\nHost: localhost\r\nHost: other\r\nConnection: close\r\n\r\n"
+        for name, request, status, code in (
+            ("request line", long_line, 414, "uri_too_long"),
+            ("header", long_header, 431, "headers_too_large"),
+            ("malformed", two_hosts, 400, "malformed_request"),
+        ):
+            got, headers, body = raw(request)
+            assert (got, headers.get("Content-Type"), body["error"]["code"]) == (status, "application/json", code), \
+                (name, got, headers, body)
+            assert re.fullmatch(r"[0-9a-f]{32}", body["error"]["request_id"]), (name, body)
+            assert headers["X-Request-ID"] == body["error"]["request_id"], (name, headers)
+            assert headers["X-Content-Type-Options"] == "nosniff", (name, headers)
+        # A body announced and never sent: after client_body_timeout (the app's read timeout)
+        # Nginx closes the connection; it sends no page at all, HTML or JSON.
+        start = time.monotonic()
+        assert send_raw(b"POST /api/v1/greetings HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100\r\n\r\n{", wait=cg["read_timeout_s"] + 10) == b""
+        assert cg["read_timeout_s"] - 1 < time.monotonic() - start < cg["read_timeout_s"] + 5
     finally:
         nginx.terminate()
         nginx.communicate(timeout=30)
