@@ -613,6 +613,14 @@ FILEBEAT_ECS_RENAMES = (
     ("error", "error.message"),
     ("stack", "error.stack_trace"),
 )
+# Filebeat's output speaks TLS, verified against FILEBEAT_CA_VAR's bundle, unless
+# FILEBEAT_TLS_VAR=false says otherwise; deploy/filebeat/check-tls.sh refuses to start it
+# when an Elasticsearch host says http:// without that (the API key would go in clear).
+FILEBEAT_TLS_VAR = "FILEBEAT_TLS"
+FILEBEAT_CA_VAR = "FILEBEAT_TLS_CA"
+FILEBEAT_DEFAULT_CA = "/etc/ssl/certs/ca-certificates.crt"
+FILEBEAT_HOSTS_VAR = {"elasticsearch": "ELASTICSEARCH_HOSTS", "logstash": "LOGSTASH_HOSTS", "kafka": "KAFKA_HOSTS"}
+FILEBEAT_CHECK_SCRIPT = "check-tls.sh"
 # supervisord rotates each instance's log at this size and keeps this many old files.
 LOG_MAX_BYTES = "50MB"
 LOG_BACKUPS = 10
@@ -718,6 +726,7 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "nginx": NGINX_IMAGE,
         "filebeat": FILEBEAT_IMAGE,
     }
+    hosts_var = FILEBEAT_HOSTS_VAR[str(answers.get("filebeat_output") or "elasticsearch")]
     filebeat = {
         "input_id": f"{service}-app",
         # Each instance's log and supervisord's rotated copies of it (<file>.1, .2, ...).
@@ -727,6 +736,22 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         # compose: the label of the app image's containers, which json-file writes into
         # each line and Filebeat selects on (a key without dots: Filebeat reads it as a path).
         "container_label": FILEBEAT_CONTAINER_LABEL,
+        "tls_var": FILEBEAT_TLS_VAR,
+        "ca_var": FILEBEAT_CA_VAR,
+        "default_ca": FILEBEAT_DEFAULT_CA,
+        "hosts_var": hosts_var,
+        "check_script": FILEBEAT_CHECK_SCRIPT,
+        # A bare host: Filebeat's package reads /etc/filebeat/filebeat.yml; the drop-in
+        # (deploy/filebeat/systemd-dropin.conf) gives it this env file and the check.
+        "host_dir": "/etc/filebeat",
+        "host_env_file": "/etc/filebeat/filebeat.env",
+        "host_dropin": f"/etc/systemd/system/filebeat.service.d/{service}.conf",
+        # The same settings as filebeat.yml reads them (Filebeat's ${NAME:default} form).
+        "ref": {
+            "hosts": f"${{{hosts_var}}}",
+            "tls": f"${{{FILEBEAT_TLS_VAR}:true}}",
+            "ca": f"${{{FILEBEAT_CA_VAR}:{FILEBEAT_DEFAULT_CA}}}",
+        },
     }
     return {"host": host, "nginx": nginx, "compose": compose, "images": images, "filebeat": filebeat}
 

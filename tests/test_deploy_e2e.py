@@ -43,7 +43,7 @@ import pytest
 
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
-from conftest import ROOT, read_response
+from conftest import ROOT, TOOLS_BIN, read_response
 from test_deploy_data import data_secret_env
 
 sys.path.insert(0, str(ROOT / "extensions"))
@@ -702,6 +702,62 @@ def test_service_log_lines_are_what_filebeat_reads(stack):
     for path in stack.log_dir.iterdir():
         if ".stderr." in path.name:
             assert not any(fnmatch.fnmatch(f"{stack.cg['host']['log_dir']}/{path.name}", p) for p in patterns)
+
+
+def test_filebeat_ships_the_real_log_lines_with_ecs_names(stack, tmp_path):
+    """Filebeat itself (7.17, scripts/bootstrap.d/79-filebeat.sh) runs the generated
+    config's host input, ndjson parser and processors over a copy of the instances' real
+    log files, its output a file instead of the network: every line is an event, each
+    request line with the ECS names (user_agent.original, http.request.method, ...), none
+    with a key the renames should have moved, the service named, nothing that clashes
+    with ECS (Filebeat's own fields included)."""
+    config = dt.load_yaml(stack.project / "deploy" / "filebeat" / "filebeat.yml")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = 0
+    for path in stack.log_dir.iterdir():
+        if ".stderr." not in path.name:
+            shutil.copy(path, logs / path.name)
+            lines += len(path.read_text().splitlines())
+    # The generated inputs, pointed at the copies; the output a file; nothing else changed.
+    host_input = next(i for i in config["filebeat.inputs"] if i["id"] == stack.cg["filebeat"]["input_id"])
+    host_input["paths"] = [str(logs / "*")]
+    out = tmp_path / "out"
+    for key in [k for k in config if k.startswith("output.")]:
+        del config[key]
+    config["output.file"] = {"path": str(out), "filename": "events", "rotate_every_kb": 1024 * 1024}
+    (tmp_path / "filebeat.yml").write_text(json.dumps(config))  # JSON is YAML
+    events: list[dict] = []
+    filebeat = subprocess.Popen(
+        [str(TOOLS_BIN / "filebeat"), "-c", str(tmp_path / "filebeat.yml"), "--strict.perms=false",
+         "--path.home", str(tmp_path), "--path.data", str(tmp_path / "data"), "--path.logs", str(tmp_path)],
+        env={"PATH": "/usr/bin:/bin", "FILEBEAT_PATH_DATA": str(tmp_path / "data")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(events) < lines and filebeat.poll() is None:
+            time.sleep(1)
+            events = [json.loads(line) for f in sorted(out.glob("events*")) for line in f.read_text().splitlines()]
+    finally:
+        filebeat.terminate()
+        _, err = filebeat.communicate(timeout=30)
+    assert len(events) == lines and lines > 100, (len(events), lines, err[-3000:])
+    ecs = dt.ecs_schema()
+    renames = stack.cg["filebeat"]["ecs_renames"]
+    requests = 0
+    for event in events:
+        assert not dt.ecs_conflicts(event, ecs), (dt.ecs_conflicts(event, ecs), event)
+        assert event["service"]["name"] == stack.cg["service"] and "msg" in event, event
+        # Each renamed key is gone, or now the object its ECS name lives in (user_agent, error).
+        assert all(src not in event or isinstance(event[src], dict) for src, _ in renames), event
+        if event["msg"] == "request":
+            requests += 1
+            assert isinstance(event["user_agent"]["original"], str), event
+            assert event["http"]["request"]["method"] in ("GET", "HEAD", "POST", "OPTIONS"), event
+            assert isinstance(event["http"]["response"]["status_code"], int), event
+            assert event["url"]["path"].startswith("/") and event["client"]["ip"], event
+    assert requests > 100, requests
 
 
 def test_sigterm_to_supervisord_lets_in_flight_requests_finish(own_stack):

