@@ -55,7 +55,7 @@ FILES: dict[str, bytes] = {
     "only-in-binary.json": b'{"from": "the binary"}\n',
 }
 # Headers both must send alike.
-SAME_HEADERS = ("Content-Type", "Cache-Control", "Content-Encoding", "Content-Length")
+SAME_HEADERS = ("Content-Type", "Cache-Control", "Content-Encoding", "Content-Length", "X-Content-Type-Options")
 
 
 # ------------------------------------------------------------------ fast
@@ -311,7 +311,8 @@ def test_every_file_is_served_alike_by_the_binary_and_through_nginx(site, runnin
             assert b_body == n_body, rel
             for key in SAME_HEADERS:
                 assert b_hdrs[key] == n_hdrs[key], (rel, encoding, key, b_hdrs[key], n_hdrs[key])
-            # Nginx's own headers on what it serves from disk, the security ones included.
+            # Nginx's security headers on what it serves from disk; the service's nosniff in
+            # every layout (SAME_HEADERS).
             assert n_hdrs["X-Content-Type-Options"] == "nosniff", rel
             # Embedded files have no modification time: only the ETag revalidates.
             assert b_hdrs["Last-Modified"] is None, rel

@@ -75,6 +75,9 @@ func TestServesWithTypeCacheControlAndETagButNoLastModified(t *testing.T) {
 		if got := rec.Header().Get("Cache-Control"); got != want[1] {
 			t.Errorf("%s: Cache-Control %q, want %q", name, got, want[1])
 		}
+		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", name, got)
+		}
 		if etag := rec.Header().Get("ETag"); len(etag) != 34 || etag[0] != '"' {
 			t.Errorf("%s: ETag %q is not a strong hash", name, etag)
 		}
