@@ -767,6 +767,10 @@ def assets(answers: Mapping[str, Any]) -> dict[str, Any]:
         "cache_other": ASSET_CACHE_OTHER,
         "encodings": [list(pair) for pair in ASSET_ENCODINGS],
         "types": [list(pair) for pair in ASSET_TYPES],
+        # Nginx: the bare types (gzip_types matches them, not "text/css; charset=utf-8"),
+        # and those its charset module gives "; charset=utf-8", as the service sends them.
+        "nginx_types": [[ext, mime.split(";")[0]] for ext, mime in ASSET_TYPES],
+        "charset_types": sorted({mime.split(";")[0] for _, mime in ASSET_TYPES if "charset=utf-8" in mime}),
         "compressible": list(ASSET_COMPRESSIBLE),
     }
 
