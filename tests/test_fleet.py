@@ -429,8 +429,9 @@ def test_errors_are_one_line_each_and_exit_2(fleet, base, strangers):
     assert snapshot(strangers / "dirty") == dirty_before
 
     # The tool's default template is this repository: the fleet's services are another's.
+    # (HEAD as the ref: a clone fetched without tags has no release tag to compare with.)
     services.write_text("services/inventory-sync-worker\n")
-    proc = fleet_cmd(base, str(services))
+    proc = fleet_cmd(base, str(services), "--vcs-ref", "HEAD")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"generated from {fleet.template}, not from this template ({ROOT})" in proc.stdout
 

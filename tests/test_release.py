@@ -39,11 +39,25 @@ def test_changelog_and_pyproject_name_the_same_release():
     assert releases[0][0] == version, f"CHANGELOG's newest release {releases[0][0]}, pyproject.toml {version}"
     for number, _, section in releases:
         assert re.search(r"^### Upgrading\s*$", section, re.M), f"{number} has no Upgrading section"
-    # A clone with release tags: the newest is that release (a clone without tags passes).
-    if (ROOT / ".git").exists():
-        tags = release.release_tags(ROOT)
-        if tags:
-            assert str(tags[-1]) == version, f"newest tag {tags[-1]}, pyproject.toml {version}"
+    # The newest recorded release is that release, or the one before it when the release
+    # is being prepared (the records are written once it is tagged).
+    recorded = release.recorded_releases(ROOT)
+    assert recorded, "pyproject.toml records no release"
+    newest = max(recorded, key=release.Version)
+    numbers = [number for number, _, _ in releases]
+    assert newest in numbers[:2], f"newest recorded release {newest}, CHANGELOG's newest {numbers[:2]}"
+
+
+def test_every_release_tag_in_this_clone_is_recorded_at_its_commit():
+    """Tags never move: each tag this clone has (a clone fetched without tags has none)
+    names the commit pyproject.toml records for it, and the recorded commits are here."""
+    recorded = release.recorded_releases(ROOT)
+    for tag in release.release_tags(ROOT):
+        assert str(tag) in recorded, f"the tag {tag} is not recorded in pyproject.toml"
+        assert release.git("rev-parse", f"{tag}^{{commit}}", root=ROOT).strip() == recorded[str(tag)], tag
+    for version, commit in recorded.items():
+        found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True)
+        assert found.returncode == 0, f"release {version}'s commit {commit} is not in this clone's history"
 
 
 CHANGELOG = """# Changelog
@@ -101,9 +115,17 @@ def test_release_tags_the_commit_annotated_and_never_pushes(repo):
     assert proc.returncode == 0, proc.stderr
     assert git(repo, "cat-file", "-t", "0.2.0").strip() == "tag", "an annotated tag"
     assert git(repo, "rev-parse", "0.2.0^{commit}") == git(repo, "rev-parse", "HEAD")
-    assert "git push origin 0.2.0" in proc.stdout
+    assert "git push origin HEAD 0.2.0" in proc.stdout
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert release.recorded_releases(repo) == {"0.2.0": head}, "the release is recorded at its commit"
+    assert git(repo, "status", "--porcelain").split() == ["M", "pyproject.toml"], "recorded, not committed"
+    commit_all(repo, "Record release 0.2.0")
     again = run_release(repo, "0.2.0")
-    assert again.returncode == 1 and "exists already" in again.stderr
+    assert again.returncode == 1 and "exists already" in again.stderr, again.stderr
+    # A clone without the tag still knows the release from its record.
+    git(repo, "tag", "-d", "0.2.0")
+    again = run_release(repo, "0.2.0")
+    assert again.returncode == 1 and "records the release 0.2.0 already" in again.stderr, again.stderr
 
 
 @pytest.mark.parametrize(
@@ -118,6 +140,8 @@ def test_release_tags_the_commit_annotated_and_never_pushes(repo):
         ("dirty", "0.2.0", "the tree is not clean"),
         ("untracked", "0.2.0", "the tree is not clean"),
         ("newer-tag", "0.2.0", "older than the newest release tag 0.3.0"),
+        ("newer-record", "0.2.0", "older than the newest recorded release 0.3.0"),
+        ("records-not-last", "0.2.0", "must be the file's last table"),
     ],
 )
 def test_release_refuses(repo, change, version, expected):
@@ -131,6 +155,14 @@ def test_release_refuses(repo, change, version, expected):
         (repo / "CHANGELOG.md").write_text((repo / "CHANGELOG.md").read_text() + "\nlate edit\n")
     elif change == "untracked":
         (repo / "notes.txt").write_text("x")
+    elif change == "newer-record":
+        (repo / "pyproject.toml").write_text((repo / "pyproject.toml").read_text()
+                                             + '\n[tool.copier-gin.releases]\n"0.3.0" = "0123456789abcdef"\n')
+        commit_all(repo, "a newer release recorded, its tag not fetched")
+    elif change == "records-not-last":
+        (repo / "pyproject.toml").write_text((repo / "pyproject.toml").read_text()
+                                             + '\n[tool.copier-gin.releases]\n\n[tool.other]\nx = 1\n')
+        commit_all(repo, "a table after the records")
     elif change == "newer-tag":
         git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "tag", "-a", "0.3.0", "-m", "0.3.0")
     proc = run_release(repo, version)
@@ -153,6 +185,7 @@ def test_release_at_an_earlier_commit_reads_that_commit(repo):
     assert proc.returncode == 0, proc.stderr
     assert git(repo, "rev-parse", "0.2.0^{commit}").strip() == released
     assert git(repo, "cat-file", "-t", "0.2.0").strip() == "tag"
+    assert release.recorded_releases(repo) == {"0.2.0": released}, "recorded at the tagged commit, not HEAD"
 
 
 @pytest.mark.parametrize(("at", "expected"), [

@@ -1,14 +1,13 @@
 """Every real release of this repository updates to the template as it is now.
 
 test_update and test_seams simulate releases on top of the working tree. This module takes
-the releases that exist: for each release tag in this clone, a throwaway template repository
-holds that tag's tree (tagged with its version) and then the working tree, tagged with the
+the releases that exist: for each release pyproject.toml records (a clone fetched without
+tags has their commits all the same), a throwaway template repository holds that release's
+tree (tagged with its version) and then the working tree, tagged with the
 version it will be released as (pyproject.toml's, or the next minor when that is already a
 tag). Services generated from the old release, with the edits a team makes, update with
 their own `make update`, run the steps the CHANGELOG's Upgrading sections ask for, and pass
 `make check` with every team edit intact and no conflict.
-
-A clone without tags has no release to update from: the module then collects no test.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from answer_sets import ANSWER_SETS
 from conftest import ROOT
@@ -28,17 +27,12 @@ from test_update import answers_of, commit_all, conflict_files, copy_working_tre
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("release-updates")]
 
 
-def release_tags() -> list[str]:
-    if not (ROOT / ".git").exists():
-        return []
-    names = subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True).stdout.split()
-    tags = []
-    for name in names:
-        try:
-            tags.append((Version(name), name))
-        except InvalidVersion:
-            continue
-    return [name for _, name in sorted(tags)]
+def recorded_releases() -> dict[str, str]:
+    """Every release and its commit, as pyproject.toml records them (scripts/release writes
+    them; tests/test_release.py checks them against this clone's tags). A clone fetched
+    without tags has the commits all the same."""
+    releases = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["copier-gin"]["releases"]
+    return dict(sorted(releases.items(), key=lambda item: Version(item[0])))
 
 
 def working_tree_version(tags: list[str]) -> str:
@@ -50,14 +44,18 @@ def working_tree_version(tags: list[str]) -> str:
     return f"{newest.major}.{newest.minor + 1}.0"
 
 
-TAGS = release_tags()
+RELEASES = recorded_releases()
+TAGS = list(RELEASES)
 NEXT = working_tree_version(TAGS)
 
 
 def releases_repo(dst: Path, tag: str) -> Path:
     """A template repository: `tag` as it was released, then the working tree as NEXT."""
     dst.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", tag], cwd=ROOT, capture_output=True, check=True).stdout
+    commit = RELEASES[tag]
+    if subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT).returncode != 0:
+        pytest.fail(f"release {tag}'s commit {commit} is not in this clone: fetch its history (not a shallow clone)")
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
     git(dst, "init", "-q", "-b", "main")
     commit_all(dst, f"copier-gin {tag}")
