@@ -26,10 +26,10 @@ RUNNABLE = re.compile(r"<!-- runnable: (?P<where>\w+) -->\n```(?P<lang>\w*)\n(?P
 MARKER = re.compile(r"<!-- runnable:[^>]*-->")
 
 
-def runnable_blocks() -> list[tuple[str, str, str]]:
-    """(id, where, commands) of every block marked runnable in docs/."""
+def runnable_blocks(docs: Path = DOCS) -> list[tuple[str, str, str]]:
+    """(id, where, commands) of every block marked runnable in the pages of docs."""
     blocks = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in sorted(docs.glob("*.md")):
         text = page.read_text()
         for i, match in enumerate(RUNNABLE.finditer(text)):
             blocks.append((f"{page.name}#{i + 1}", match["where"], match["body"]))
@@ -118,6 +118,20 @@ def test_a_runnable_block_runs(tmp_path, where, commands):
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=cwd, env=docs_env(),
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, f"{commands}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+def test_the_generated_services_runnable_blocks_run(tmp_path):
+    """A generated service's own docs mark the blocks its team can run as they are."""
+    project = generate(tmp_path / "example-service", {})
+    commit_all(project)
+    blocks = runnable_blocks(project / "docs") + runnable_blocks(project)  # docs/*.md, README.md
+    assert blocks, "the generated docs mark no block runnable"
+    for name, where, commands in blocks:
+        assert where == "service", f"{name}: a generated page's blocks run in the service"
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=project, env=docs_env(),
+                              capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0, f"{name}: {commands}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
 
 
 # --------------------------------------------------------------------------- in a browser
