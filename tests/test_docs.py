@@ -57,9 +57,8 @@ def site(tmp_path_factory) -> Path:
 
 
 def test_the_site_builds_strict_with_every_page_in_its_navigation(site):
-    for page in DOCS.glob("*.md"):
-        built = site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
-        assert built.is_file(), f"{page.name} was not built"
+    for page in nav_pages():
+        assert (site / url_of(page) / "index.html").is_file(), f"{page} was not built"
     assert (site / "javascripts" / "mermaid.min.js").stat().st_size > 1_000_000, "the pinned Mermaid is in the site"
     # Nothing of the site is fetched from elsewhere: no font or script CDN.
     for html in site.rglob("*.html"):
@@ -69,11 +68,9 @@ def test_the_site_builds_strict_with_every_page_in_its_navigation(site):
 
 def test_a_broken_link_fails_the_build(tmp_path):
     """The strict build is what keeps links honest: a page linking to a missing page fails."""
-    copy = tmp_path / "tpl"
-    for name in ("mkdocs.yml", "scripts/docs", "scripts/docs_hooks.py"):
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, copy / name)
-    shutil.copytree(DOCS, copy / "docs")
+    copy = tmp_path / "copier-gin"
+    copy_working_tree(copy)
+    commit_all(copy)
     (copy / ".venv").symlink_to(ROOT / ".venv")
     page = copy / "docs" / "service.md"
     page.write_text(page.read_text() + "\nSee [the missing guide](missing.md#nowhere).\n")
@@ -101,7 +98,9 @@ def test_runnable_markers_are_well_formed():
         assert len(MARKER.findall(text)) == len(RUNNABLE.findall(text)), f"{page.name}: a runnable marker without its block"
     wheres = {where for _, where, _ in runnable_blocks()}
     assert wheres == {"template", "service"}, wheres
-    assert set(SHOWN) <= {page for page, _ in PAGES}, "SHOWN names a page that is gone"
+    pages = nav_pages()
+    assert set(SHOWN) <= {page.removesuffix(".md") for page in pages}, "SHOWN names a page that is gone"
+    assert {p.name for p in DOCS.glob("*.md")} == {p for p in pages if "/" not in p}, "every page is in the nav"
 
 
 @pytest.mark.slow
@@ -157,13 +156,26 @@ SHOWN = {
     # Only a drawn sequence diagram puts this line in the picture: the page's text says it otherwise.
     "service": ["How a generated service works", "within SHUTDOWN_TIMEOUT (20 s)"],
 }
-PAGES = [(page.stem, SHOWN.get(page.stem, [])) for page in sorted(DOCS.glob("*.md"))]
+
+def nav_pages() -> list[str]:
+    """Every page of mkdocs.yml's nav (the generated service's among them), by its source."""
+    return re.findall(r"^\s*- [^:\n]+: (\S+\.md)$", (ROOT / "mkdocs.yml").read_text(), re.M)
+
+
+def url_of(source: str) -> str:
+    path = source.removesuffix(".md")
+    for index in ("index", "README"):
+        if path == index or path.endswith(f"/{index}"):
+            return path.removesuffix(index)
+    return f"{path}/"
+
+
+PAGES = [(url_of(page), SHOWN.get(page.removesuffix(".md"), [])) for page in nav_pages()]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page, shown", PAGES, ids=[p for p, _ in PAGES])
-def test_the_page_opens_in_chromium_without_console_errors(served, tmp_path, page, shown):
-    path = "" if page == "index" else f"{page}/"
+@pytest.mark.parametrize("path, shown", PAGES, ids=[p.strip("/") or "home" for p, _ in PAGES])
+def test_the_page_opens_in_chromium_without_console_errors(served, tmp_path, path, shown):
     chromium = shutil.which("chromium")
     assert chromium, "chromium is installed by scripts/bootstrap (bootstrap.d/85-docs.sh)"
     shot = tmp_path / "page.png"
