@@ -185,6 +185,16 @@ def site(tmp_path_factory) -> Site:
     return Site(project, project / "bin" / SERVICE)
 
 
+def fetch_once(conn: http.client.HTTPConnection, method, path, headers=None):
+    """(status, headers, body) of one request on its own connection, closed after it."""
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
 class Service:
     def __init__(self, binary: Path, cwd: Path):
         self.port, self.admin = dt.free_ports(1)[0], dt.free_ports(1)[0]
@@ -206,12 +216,7 @@ class Service:
 
     def fetch(self, method, path, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.headers, resp.read()
-        finally:
-            conn.close()
+        return fetch_once(conn, method, path, headers)
 
     def stop(self):
         self.proc.terminate()
@@ -254,12 +259,7 @@ class Nginx:
 
     def fetch(self, method, path, headers=None):
         conn = http.client.HTTPSConnection("127.0.0.1", self.https_port, context=self.ctx, timeout=10)
-        try:
-            conn.request(method, path, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.headers, resp.read()
-        finally:
-            conn.close()
+        return fetch_once(conn, method, path, headers)
 
     def stop(self):
         self.proc.terminate()

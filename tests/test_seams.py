@@ -48,7 +48,8 @@ import deploy_tools as dt
 from answer_sets import ANSWER_SETS
 from conftest import ROOT, data_env, free_port
 import settings  # noqa: E402 - extensions/ is on sys.path (conftest)
-from test_update import commit_all, conflict_files, copy_working_tree, describe_team_route, git, new_project, replace_once, sh
+from test_update import (commit_all, conflict_files, copy_working_tree, describe_team_route, git, new_project,
+                         replace_once, sh, working_tree_release)
 
 pytestmark = [pytest.mark.slow]
 
@@ -147,11 +148,7 @@ def release_0_3_0(repo: Path) -> None:
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("seams-releases")
-    copy_working_tree(repo)
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "copier-gin as in the working tree")
-    git(repo, "tag", "-a", "0.1.0", "-m", "0.1.0")
+    repo = working_tree_release(tmp_path_factory.mktemp("seams-releases"))
     release_0_2_0(repo)
     commit_all(repo, "Release 0.2.0: a platform setting, changes around every seam")
     git(repo, "tag", "-a", "0.2.0", "-m", "0.2.0")

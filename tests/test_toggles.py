@@ -76,11 +76,11 @@ from test_update import (
     answers_of,
     commit_all,
     conflict_files,
-    copy_working_tree,
     describe_team_route,
     env as update_env,
     generated_files,
     git,
+    working_tree_release,
 )
 
 # The chains and the control generate projects and run their Go toolchain; the migration's
@@ -363,22 +363,32 @@ def _compose_secret(team: Team, var: str, fresh: Path | None) -> None:
         team.keep(rel)
 
 
-def wire_database(team: Team, fresh: Path) -> None:
-    """After `make update UPDATE_ARGS="-d database=ENGINE"`: open it in internal/service."""
-    module, engine = team.answers["module_path"], team.answers["database"]
+def _wire(team: Team, fresh: Path, package: str, client: str, field: str, dep: str, opening: str,
+          var: str, url: str) -> None:
+    """Open a backing service in internal/service as its team would: the settings `field`
+    (the template's internal/`package`), the `client` kept in Deps (`dep`, built by
+    `opening`), and `var`, set to `url` for the tests and in compose's secrets."""
+    module = team.answers["module_path"]
+    own = f"{module}/internal/{package}"
 
     def change(name: str, text: str, rel: str) -> str:
         if name == "settings.go":
-            text = set_imports(text, module, add=(f"{module}/internal/database",))
-            return _replace(text, "type Settings struct {\n", "type Settings struct {\n" + DB_FIELD, rel)
+            text = set_imports(text, module, add=(own,))
+            return _replace(text, "type Settings struct {\n", "type Settings struct {\n" + field, rel)
         if name == "service.go":
-            text = set_imports(text, module, add=("gorm.io/gorm", f"{module}/internal/database"))
-            text = _replace(text, LOGGER_FIELD, LOGGER_FIELD + DB_DEP, rel)
-            return _uses_ctx(_replace(text, DEPS_LINE, DEPS_LINE + DB_OPEN, rel))
-        return set_required(text, "DATABASE_URL", TEST_URLS[engine])
+            text = set_imports(text, module, add=(client, own))
+            text = _replace(text, LOGGER_FIELD, LOGGER_FIELD + dep, rel)
+            return _uses_ctx(_replace(text, DEPS_LINE, DEPS_LINE + opening, rel))
+        return set_required(text, var, url)
 
     _edit_service(team, change)
-    _compose_secret(team, "DATABASE_URL", fresh)
+    _compose_secret(team, var, fresh)
+
+
+def wire_database(team: Team, fresh: Path) -> None:
+    """After `make update UPDATE_ARGS="-d database=ENGINE"`: open it in internal/service."""
+    _wire(team, fresh, "database", "gorm.io/gorm", DB_FIELD, DB_DEP, DB_OPEN,
+          "DATABASE_URL", TEST_URLS[team.answers["database"]])
 
 
 def unwire_database(team: Team, fresh: Path | None = None) -> None:
@@ -408,20 +418,8 @@ def unwire_database(team: Team, fresh: Path | None = None) -> None:
 
 def wire_redis(team: Team, fresh: Path) -> None:
     """After `make update UPDATE_ARGS="-d redis=true"`: open it in internal/service."""
-    module = team.answers["module_path"]
-
-    def change(name: str, text: str, rel: str) -> str:
-        if name == "settings.go":
-            text = set_imports(text, module, add=(f"{module}/internal/cache",))
-            return _replace(text, "type Settings struct {\n", "type Settings struct {\n" + REDIS_FIELD, rel)
-        if name == "service.go":
-            text = set_imports(text, module, add=("github.com/redis/go-redis/v9", f"{module}/internal/cache"))
-            text = _replace(text, LOGGER_FIELD, LOGGER_FIELD + REDIS_DEP, rel)
-            return _uses_ctx(_replace(text, DEPS_LINE, DEPS_LINE + REDIS_OPEN, rel))
-        return set_required(text, "REDIS_URL", TEST_URLS["redis"])
-
-    _edit_service(team, change)
-    _compose_secret(team, "REDIS_URL", fresh)
+    _wire(team, fresh, "cache", "github.com/redis/go-redis/v9", REDIS_FIELD, REDIS_DEP, REDIS_OPEN,
+          "REDIS_URL", TEST_URLS["redis"])
 
 
 def unwire_redis(team: Team, fresh: Path | None = None) -> None:
@@ -759,12 +757,7 @@ def run_chain(name: str, release: Path, base: Path, shell: Shell) -> dict[str, O
 @pytest.fixture(scope="module")
 def release(tmp_path_factory) -> Path:
     """A git clone of the template's working tree, tagged 0.1.0."""
-    repo = tmp_path_factory.mktemp("toggles-release")
-    copy_working_tree(repo)
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "copier-gin as in the working tree")
-    git(repo, "tag", "-a", "0.1.0", "-m", "0.1.0")
-    return repo
+    return working_tree_release(tmp_path_factory.mktemp("toggles-release"))
 
 
 @pytest.fixture(scope="module")

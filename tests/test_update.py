@@ -95,6 +95,16 @@ def copy_working_tree(dst: Path) -> None:
         shutil.copy2(src, target)
 
 
+def working_tree_release(repo: Path) -> Path:
+    """repo made a git repository of the working tree tagged 0.1.0: the release the tests
+    generate from, their later releases being commits on top of it."""
+    copy_working_tree(repo)
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "copier-gin as in the working tree")
+    git(repo, "tag", "-a", "0.1.0", "-m", "0.1.0")
+    return repo
+
+
 def replace_once(path: Path, pattern: str, replacement: str, flags: int = 0) -> None:
     text = path.read_text()
     new, count = re.subn(pattern, replacement, text, count=1, flags=flags)
@@ -157,12 +167,8 @@ def release_0_2_1(repo: Path) -> None:
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory) -> Path:
     """A git clone of the template with the tags 0.1.0 (now), 0.2.0 and 0.2.1."""
-    repo = tmp_path_factory.mktemp("template-releases")
-    copy_working_tree(repo)
+    repo = working_tree_release(tmp_path_factory.mktemp("template-releases"))
     assert (repo / "template/docs/updating.md.jinja").is_file(), "template/docs/updating.md.jinja is missing"
-    git(repo, "init", "-q", "-b", "main")
-    commit_all(repo, "copier-gin as in the working tree")
-    git(repo, "tag", "-a", "0.1.0", "-m", "0.1.0")
     release_0_2_0(repo)
     commit_all(repo, "Release 0.2.0")
     git(repo, "tag", "-a", "0.2.0", "-m", "0.2.0")

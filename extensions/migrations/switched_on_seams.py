@@ -35,7 +35,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from to_0_2_0_seams import _context  # noqa: E402  (the answers -> render context of `copier copy`)
+# The answers -> render context of `copier copy`, and the release's files rendered with it.
+from to_0_2_0_seams import _context, arguments, render_file, rendered_files  # noqa: E402
 
 TAG = "copier-gin: switched on"
 # Seams the template's own files read or embed (rendered paths, relative to the project).
@@ -59,22 +60,7 @@ def previous_answers(project: Path, answers_file: Path) -> dict[str, Any] | None
 def seams(template: Path, answers: dict[str, Any]) -> dict[str, tuple[Path, dict[str, Any]]]:
     """{rendered seam path: (its template file, the render context)} for these answers."""
     context = _context(template, answers)
-    env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    source = template / "template"
-    found = {}
-    for src in sorted(p for p in source.rglob("*") if p.is_file()):
-        try:
-            parts = [env.from_string(part).render(**context) for part in src.relative_to(source).parts]
-        except jinja2.TemplateError:
-            continue  # a path only Copier can render (the answers file): never a seam
-        if any(part == "" for part in parts):
-            continue  # an option that is off
-        rel = "/".join(parts)
-        if rel.endswith(".jinja"):
-            rel = rel[: -len(".jinja")]
-        if SEAM.match(rel):
-            found[rel] = (src, context)
-    return found
+    return {rel: (src, context) for rel, src in rendered_files(template, context) if SEAM.match(rel)}
 
 
 def _questions(answers: dict[str, Any]) -> dict[str, Any]:
@@ -87,29 +73,17 @@ def create_switched_on(project: Path, template: Path, old: dict[str, Any], new: 
     if _questions(old) == _questions(new):
         return []
     before = seams(template, old)
-    env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     created = []
     for rel, (src, context) in sorted(seams(template, new).items()):
-        dst = project / rel
-        if rel in before or dst.exists():
+        if rel in before or (project / rel).exists():
             continue
-        text = src.read_text(encoding="utf-8")
-        if src.name.endswith(".jinja"):
-            text = env.from_string(text).render(**context)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(text, encoding="utf-8")
+        render_file(src, project / rel, context)
         created.append(rel)
     return created
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(f"usage: {Path(__file__).name} ANSWERS_FILE TEMPLATE_DIR", file=sys.stderr)
-        return 2
-    answers_file, template = Path(argv[0]), Path(argv[1])
-    if not answers_file.is_file():
-        print(f"{TAG}: {answers_file} not found (run from the project's directory)", file=sys.stderr)
-        return 1
+    answers_file, template = arguments(argv, TAG, Path(__file__).name)
     project = answers_file.resolve().parent
     try:
         new = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}

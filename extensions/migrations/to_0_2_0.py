@@ -85,6 +85,31 @@ def migrate_file(path: Path, migrate=None) -> str:
     return what
 
 
+def record_missing(answers: dict[str, Any], before: dict[str, Any], answered: str) -> tuple[dict[str, Any], str]:
+    """Return the answers with the ones a service generated before a question existed
+    effectively had (`before`) filled in where missing, and what changed; `answered` says
+    why nothing did. The other 0.2.0 migrations of new questions are this with their answers."""
+    missing = {k: v for k, v in before.items() if k not in answers}
+    if not missing:
+        return dict(answers), f"nothing to do ({answered})"
+    return {**answers, **missing}, "recorded " + ", ".join(f"{k}: {v!r}" for k, v in missing.items())
+
+
+def rewrite_answers(path: Path, tag: str, migrate=None) -> int:
+    """Run migrate_file as a `when: before` migration: print the one line, prefixed with
+    `tag`, saying what it did or why it could not, and return the script's exit code."""
+    if not path.is_file():
+        print(f"{tag}: {path} not found (run from the project's directory)", file=sys.stderr)
+        return 1
+    try:
+        what = migrate_file(path, migrate)
+    except (ValueError, yaml.YAMLError) as exc:
+        print(f"{tag}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{tag}: {what}", file=sys.stderr)
+    return 0
+
+
 def template_asks_new_question(config: Path) -> bool:
     """Whether the release being installed (its copier.yml) asks `ci_provider`.
 
@@ -101,19 +126,11 @@ def main(argv: list[str]) -> int:
         print(f"usage: {Path(__file__).name} ANSWERS_FILE [TEMPLATE_COPIER_YML]", file=sys.stderr)
         return 2
     path = Path(argv[0])
-    if not path.is_file():
-        print(f"{TAG}: {path} not found (run from the project's directory)", file=sys.stderr)
-        return 1
-    if len(argv) == 2 and not template_asks_new_question(Path(argv[1])):
+    # (A missing answers file is reported first, whatever the release asks.)
+    if len(argv) == 2 and path.is_file() and not template_asks_new_question(Path(argv[1])):
         print(f"{TAG}: nothing to do (the template being installed asks no {NEW_KEY})", file=sys.stderr)
         return 0
-    try:
-        what = migrate_file(path)
-    except (ValueError, yaml.YAMLError) as exc:
-        print(f"{TAG}: {exc}", file=sys.stderr)
-        return 1
-    print(f"{TAG}: {what}", file=sys.stderr)
-    return 0
+    return rewrite_answers(path, TAG)
 
 
 if __name__ == "__main__":

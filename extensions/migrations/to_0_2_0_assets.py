@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from to_0_2_0 import migrate_file  # noqa: E402
+from to_0_2_0 import record_missing, rewrite_answers  # noqa: E402
 
 TAG = "copier-gin migration 0.2.0 (assets)"
 BEFORE_ASSETS = {"with_assets": False}
@@ -37,10 +37,7 @@ BEFORE_ASSETS = {"with_assets": False}
 
 def migrate_answers(answers: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Return the answers with the pre-0.2.0 assets answer filled in, and what changed."""
-    missing = {k: v for k, v in BEFORE_ASSETS.items() if k not in answers}
-    if not missing:
-        return dict(answers), "nothing to do (with_assets already answered)"
-    return {**answers, **missing}, "recorded " + ", ".join(f"{k}: {v!r}" for k, v in missing.items())
+    return record_missing(answers, BEFORE_ASSETS, "with_assets already answered")
 
 
 # The team's folder and where the release's template keeps its first files.
@@ -80,17 +77,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(f"usage: {Path(__file__).name} ANSWERS_FILE | --after ANSWERS_FILE TEMPLATE_DIR", file=sys.stderr)
         return 2
-    path = Path(argv[0])
-    if not path.is_file():
-        print(f"{TAG}: {path} not found (run from the project's directory)", file=sys.stderr)
-        return 1
-    try:
-        what = migrate_file(path, migrate_answers)
-    except (ValueError, yaml.YAMLError) as exc:
-        print(f"{TAG}: {exc}", file=sys.stderr)
-        return 1
-    print(f"{TAG}: {what}", file=sys.stderr)
-    return 0
+    return rewrite_answers(Path(argv[0]), TAG, migrate_answers)
 
 
 if __name__ == "__main__":

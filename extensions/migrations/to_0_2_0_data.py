@@ -21,10 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from to_0_2_0 import migrate_file  # noqa: E402
+from to_0_2_0 import record_missing, rewrite_answers  # noqa: E402
 
 TAG = "copier-gin migration 0.2.0 (data)"
 BEFORE_DATA = {"database": "none", "redis": False}
@@ -32,27 +30,14 @@ BEFORE_DATA = {"database": "none", "redis": False}
 
 def migrate_answers(answers: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Return the answers with the pre-0.2.0 data answers filled in, and what changed."""
-    missing = {k: v for k, v in BEFORE_DATA.items() if k not in answers}
-    if not missing:
-        return dict(answers), "nothing to do (database and redis already answered)"
-    return {**answers, **missing}, "recorded " + ", ".join(f"{k}: {v!r}" for k, v in missing.items())
+    return record_missing(answers, BEFORE_DATA, "database and redis already answered")
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(f"usage: {Path(__file__).name} ANSWERS_FILE", file=sys.stderr)
         return 2
-    path = Path(argv[0])
-    if not path.is_file():
-        print(f"{TAG}: {path} not found (run from the project's directory)", file=sys.stderr)
-        return 1
-    try:
-        what = migrate_file(path, migrate_answers)
-    except (ValueError, yaml.YAMLError) as exc:
-        print(f"{TAG}: {exc}", file=sys.stderr)
-        return 1
-    print(f"{TAG}: {what}", file=sys.stderr)
-    return 0
+    return rewrite_answers(Path(argv[0]), TAG, migrate_answers)
 
 
 if __name__ == "__main__":

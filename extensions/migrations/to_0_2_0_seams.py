@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,17 @@ def _context(template: Path, answers: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-def render_missing(project: Path, template: Path, answers: dict[str, Any]) -> list[str]:
-    """Render the release's team-owned seam files the project lacks; return their paths."""
-    context = _context(template, answers)
-    env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+# Renders paths and files as `copier copy` does (switched_on_seams.py renders its seams alike).
+_ENV = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+
+def rendered_files(template: Path, context: dict[str, Any]) -> Iterator[tuple[str, Path]]:
+    """(rendered path relative to the project, its template file) for each file the release
+    generates with this render context."""
     source = template / "template"
-    created = []
     for src in sorted(p for p in source.rglob("*") if p.is_file()):
         try:
-            parts = [env.from_string(part).render(**context) for part in src.relative_to(source).parts]
+            parts = [_ENV.from_string(part).render(**context) for part in src.relative_to(source).parts]
         except jinja2.TemplateError:
             continue  # a path only Copier can render (the answers file): never a team file
         if any(part == "" for part in parts):
@@ -96,17 +99,26 @@ def render_missing(project: Path, template: Path, answers: dict[str, Any]) -> li
         rel = "/".join(parts)
         if rel.endswith(".jinja"):
             rel = rel[: -len(".jinja")]
-        if not TEAM_FILE.match(rel):
-            continue
-        dst = project / rel
-        if dst.exists():
-            continue
-        text = src.read_text(encoding="utf-8")
-        if src.name.endswith(".jinja"):
-            text = env.from_string(text).render(**context)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(text, encoding="utf-8")
-        created.append(rel)
+        yield rel, src
+
+
+def render_file(src: Path, dst: Path, context: dict[str, Any]) -> None:
+    """Write the template file src to dst, rendered when it is a .jinja file."""
+    text = src.read_text(encoding="utf-8")
+    if src.name.endswith(".jinja"):
+        text = _ENV.from_string(text).render(**context)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(text, encoding="utf-8")
+
+
+def render_missing(project: Path, template: Path, answers: dict[str, Any]) -> list[str]:
+    """Render the release's team-owned seam files the project lacks; return their paths."""
+    context = _context(template, answers)
+    created = []
+    for rel, src in rendered_files(template, context):
+        if TEAM_FILE.match(rel) and not (project / rel).exists():
+            render_file(src, project / rel, context)
+            created.append(rel)
     return created
 
 
@@ -151,14 +163,22 @@ def _import(text: str, path: str) -> str:
     return text
 
 
-def main(argv: list[str]) -> int:
+def arguments(argv: list[str], tag: str, script: str) -> tuple[Path, Path]:
+    """The answers file and the template checkout Copier passes an after migration, run in
+    the project's directory; anything else is said and exits the script (2: usage, 1: no
+    answers file)."""
     if len(argv) != 2:
-        print(f"usage: {Path(__file__).name} ANSWERS_FILE TEMPLATE_DIR", file=sys.stderr)
-        return 2
+        print(f"usage: {script} ANSWERS_FILE TEMPLATE_DIR", file=sys.stderr)
+        raise SystemExit(2)
     answers_file, template = Path(argv[0]), Path(argv[1])
     if not answers_file.is_file():
-        print(f"{TAG}: {answers_file} not found (run from the project's directory)", file=sys.stderr)
-        return 1
+        print(f"{tag}: {answers_file} not found (run from the project's directory)", file=sys.stderr)
+        raise SystemExit(1)
+    return answers_file, template
+
+
+def main(argv: list[str]) -> int:
+    answers_file, template = arguments(argv, TAG, Path(__file__).name)
     answers = yaml.safe_load(answers_file.read_text(encoding="utf-8")) or {}
     project = answers_file.resolve().parent
     # (Copier's update may leave an empty internal/service: only Go files count.)
