@@ -557,6 +557,8 @@ NGINX_FAIL_TIMEOUT_S = 10
 NGINX_NEXT_UPSTREAM_TRIES = 3
 NGINX_KEEPALIVE_CONNECTIONS = 32
 STATIC_PREFIX = "/static/"
+ACME_PREFIX = "/.well-known/acme-challenge/"
+ACME_WEBROOT = "/var/www/letsencrypt"
 # Static assets (with_assets): the team's files in ASSETS_DIR are embedded in the binary
 # (assets/embed.go) and served under STATIC_PREFIX by the service in every layout; on a bare
 # host Nginx serves the same prefix from its static_dir when the file is there. Both send
@@ -695,6 +697,13 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "error_log": f"/var/log/nginx/{service}.error.log",
         "static_prefix": STATIC_PREFIX,
         "static_dir": f"/var/www/{service}/static",
+        # Let's Encrypt's HTTP-01 challenges: certbot --webroot writes the token files under
+        # acme_webroot, the HTTP server serves acme_prefix from it (everything else redirects),
+        # and after each renewal certbot runs the deploy hook, which reloads Nginx.
+        "acme_prefix": ACME_PREFIX,
+        "acme_webroot": ACME_WEBROOT,
+        "certbot_hook": f"/etc/letsencrypt/renewal-hooks/deploy/{service}-nginx.sh",
+        "certbot_live": f"/etc/letsencrypt/live/{answers.get('nginx_server_name') or f'{service}.example.com'}",
         # A file that is not in static_dir: the service's embedded copy, or Nginx's 404.
         "static_fallback": f"@{cg['env_prefix'].lower()}_idempotent" if cg["assets"]["enabled"] else "=404",
         "connect_timeout_s": NGINX_CONNECT_TIMEOUT_S,
@@ -770,7 +779,9 @@ def assets(answers: Mapping[str, Any]) -> dict[str, Any]:
         # Nginx: the bare types (gzip_types matches them, not "text/css; charset=utf-8"),
         # and those its charset module gives "; charset=utf-8", as the service sends them.
         "nginx_types": [[ext, mime.split(";")[0]] for ext, mime in ASSET_TYPES],
-        "charset_types": sorted({mime.split(";")[0] for _, mime in ASSET_TYPES if "charset=utf-8" in mime}),
+        # Nginx's charset module always includes text/html: naming it again makes nginx warn.
+        "charset_types": sorted({mime.split(";")[0] for _, mime in ASSET_TYPES if "charset=utf-8" in mime}
+                                - {"text/html"}),
         "compressible": list(ASSET_COMPRESSIBLE),
     }
 

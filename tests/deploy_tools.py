@@ -295,7 +295,7 @@ def free_ports(count: int, start: int = 20000, stop: int = 60000) -> list[int]:
 
 def nginx_prefix(project: Path, dst: Path, main: str, *, port_map: dict[int, int] | None = None,
                  http_port: int | None = None, https_port: int | None = None,
-                 static_dir: Path | None = None, user: str | None = None) -> Path:
+                 static_dir: Path | None = None, user: str | None = None, acme_dir: Path | None = None) -> Path:
     """Copy deploy/nginx into dst laid out as on a host (/etc/nginx) and point the
     host-specific paths (pid, logs, temp files, static root, listen ports) into dst.
     Includes, certificate paths and everything else stay as generated."""
@@ -323,6 +323,8 @@ def nginx_prefix(project: Path, dst: Path, main: str, *, port_map: dict[int, int
             new = re.sub(r"listen (\[::\]:)?443 ", lambda m: f"listen {'[::1]' if m.group(1) else '127.0.0.1'}:{https_port} ", new)
         if static_dir is not None:
             new = re.sub(r"alias /var/www/[^;]+/;", f"alias {static_dir}/;", new)
+        if acme_dir is not None:
+            new = re.sub(r"root /var/www/letsencrypt;", f"root {acme_dir};", new)
         if port_map:
             new = re.sub(r"server 127\.0\.0\.1:(\d+)", lambda m: f"server 127.0.0.1:{port_map[int(m.group(1))]}", new)
         path.write_text(new)

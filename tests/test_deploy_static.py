@@ -167,6 +167,7 @@ def test_nginx_t_host_layout(projects, name, tmp_path):
     proc = dt.nginx_test(conf)
     assert proc.returncode == 0, proc.stderr
     assert "test is successful" in proc.stderr
+    assert "[warn]" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow
@@ -179,6 +180,7 @@ def test_nginx_t_compose_layout(projects, name, tmp_path):
     conf = dt.nginx_prefix(projects(name), tmp_path / "etc-nginx", "nginx-compose.conf", user="www-data")
     proc = dt.nginx_test(conf, {cg["compose"]["app_service"]: "127.0.0.1"})
     assert proc.returncode == 0, proc.stderr
+    assert "[warn]" not in proc.stderr, proc.stderr
     # Without the name resolving, nginx refuses: the upstream really is the service name.
     assert dt.nginx_test(conf).returncode != 0
 
@@ -194,8 +196,11 @@ def test_nginx_hardening(projects, name):
     servers = http.find("server")
     assert len(servers) == 2
     plain, tls = servers
-    # The redirect's host is the configured name, never the client's Host header.
-    assert plain.one("return").args == ["308", "https://$server_name$request_uri"]
+    # Plain HTTP serves ACME challenges only; anything else is redirected, to the configured
+    # name, never the client's Host header.
+    acme, rest = plain.find("location")
+    assert acme.args == ["^~", cg["nginx"]["acme_prefix"]] and acme.one("root").args == [cg["nginx"]["acme_webroot"]]
+    assert rest.args == ["/"] and rest.one("return").args == ["308", "https://$server_name$request_uri"]
     assert plain.one("server_name").args == tls.one("server_name").args == [cg["nginx"]["server_name"]]
     assert all("ssl" in listen.args and "http2" in listen.args for listen in tls.find("listen"))
     assert next(d for d in every if d.name == "ssl_protocols").args == ["TLSv1.2", "TLSv1.3"]
