@@ -142,7 +142,8 @@ def release_0_3_0(repo: Path) -> None:
     edit(repo / COMPOSE, "    deploy:\n      # mode",
          f"    # {MARK_030}\n    deploy:\n      # mode")
     edit(k8s_dir(repo) / "base/kustomization.yaml.jinja", "configMapGenerator:\n", f"# {MARK_030}\nconfigMapGenerator:\n")
-    edit(nginx_dir(repo) / "{{service_name}}/site.conf.jinja", "    location / {\n", f"    # {MARK_030}\n    location / {{\n")
+    edit(nginx_dir(repo) / "{{service_name}}/site.conf.jinja", "Every other method is sent once.\n    location / {\n",
+         f"Every other method is sent once.\n    # {MARK_030}\n    location / {{\n")
     (t / ".gitignore").write_text((t / ".gitignore").read_text() + f"# {MARK_030}\n/tmp/\n")
 
 
