@@ -16,13 +16,13 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 import deploy_tools as dt
 from conftest import TOOLS_BIN
+from test_deploy_e2e import wait_for
 from test_deploy_static import cg_for
 
 pytestmark = [pytest.mark.slow]
@@ -30,14 +30,11 @@ NAME = "default"
 
 
 def wait_listening(port: int, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{what} is not listening on {port}")
+    def listening():
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    wait_for(listening, timeout, f"{what} listening on {port}")
 
 
 def served_certificate(port: int, name: str) -> dict[str, str]:
@@ -52,6 +49,11 @@ def served_certificate(port: int, name: str) -> dict[str, str]:
     out = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-serial", "-ext", "subjectAltName"],
                          input=pem, capture_output=True, text=True, check=True).stdout
     return {"issuer": re.search(r"issuer=(.*)", out)[1], "serial": re.search(r"serial=(\w+)", out)[1], "text": out}
+
+
+def served_if(port: int, name: str, wanted) -> dict[str, str] | None:
+    cert = served_certificate(port, name)
+    return cert if wanted(cert) else None
 
 
 def steps_of(project: Path) -> list[str]:
@@ -166,7 +168,8 @@ def test_certbot_gets_and_renews_the_certificate_nginx_serves(projects, acme, tm
         shutil.copy2(project / "deploy" / "nginx" / "certbot-deploy-hook.sh", hook)
         subprocess.run(["nginx", "-t", "-q"], env=env, check=True)
         subprocess.run(["nginx", "-s", "reload"], env=env, check=True)
-        first = wait_for_issuer(https_port, name, "Pebble")
+        first = wait_for(lambda: served_if(https_port, name, lambda c: "Pebble" in c["issuer"]),
+                         10, "Nginx serving the certificate Pebble issued")
         assert f"DNS:{name}" in first["text"]
 
         # A renewal of another name leaves Nginx alone.
@@ -180,30 +183,11 @@ def test_certbot_gets_and_renews_the_certificate_nginx_serves(projects, acme, tm
                                  text=True, timeout=300)
         assert renewed.returncode == 0, renewed.stdout + renewed.stderr
         assert "Nginx reloaded with the renewed certificate" in renewed.stdout + renewed.stderr, renewed.stdout
-        second = wait_for_serial_change(https_port, name, first["serial"])
+        second = wait_for(lambda: served_if(https_port, name, lambda c: c["serial"] != first["serial"]),
+                          10, "Nginx serving the renewed certificate, not the one from before the renewal")
         assert "Pebble" in second["issuer"]
     finally:
         if nginx is not None and nginx.poll() is None:
             os.killpg(nginx.pid, signal.SIGTERM)
             nginx.wait(timeout=30)
         shutil.rmtree(pub, ignore_errors=True)
-
-
-def wait_for_issuer(port: int, name: str, issuer: str, timeout: float = 10) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        cert = served_certificate(port, name)
-        if issuer in cert["issuer"] or time.monotonic() > deadline:
-            assert issuer in cert["issuer"], cert
-            return cert
-        time.sleep(0.2)
-
-
-def wait_for_serial_change(port: int, name: str, serial: str, timeout: float = 10) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        cert = served_certificate(port, name)
-        if cert["serial"] != serial or time.monotonic() > deadline:
-            assert cert["serial"] != serial, "Nginx still serves the certificate from before the renewal"
-            return cert
-        time.sleep(0.2)
