@@ -474,7 +474,7 @@ def rules_loaded_by(answers: Mapping[str, Any]) -> list[str]:
     only the files the answers generate."""
     on = lambda key: bool(answers.get(key, True))  # noqa: E731 - the yes/no answers default to yes
     loaders = []
-    if on("with_supervisord"):
+    if on("with_supervisord") or answers.get("with_systemd"):
         loaders.append("a host's Prometheus (deploy/prometheus/prometheus-host.yml)")
     if on("with_docker") and on("with_compose"):
         loaders.append("compose's observability profile (deploy/prometheus/prometheus-compose.yml)")

@@ -30,6 +30,7 @@ def _sibling(stem: str):
 naming = _sibling("naming")
 observability = _sibling("observability")
 monitoring = _sibling("monitoring")
+hostunits = _sibling("hostunits")
 
 # HTTP server timeouts of the generated service, in seconds. The Go config's defaults
 # (internal/config) are rendered from these, and the proxies in front of the service
@@ -686,6 +687,12 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         # -env-file arguments of the program: the team's settings, then host-only secrets.
         "env_file": f"/etc/{service}/{service}.env",
         "secrets_env_file": f"/etc/{service}/secrets.env",
+        # The process managers generated (supervisord, systemd: either runs the instances
+        # on a host), and the team's committed file installed as env_file.
+        "managers": hostunits.managers(answers),
+        "managed": bool(hostunits.managers(answers)),
+        "manager_dirs": [f"deploy/{m}" for m in hostunits.managers(answers)],
+        "team_env": hostunits.team_env_source(service, answers),
     }
     nginx = {
         "server_name": str(answers.get("nginx_server_name") or f"{service}.example.com"),
@@ -797,6 +804,7 @@ def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -
     team += [".env", "go.mod", "go.sum"]
     team += ["deploy/compose/"] if docker and on("with_compose") else []
     team += [f"deploy/supervisord/{service}.env"] if on("with_supervisord") else []
+    team += [f"deploy/systemd/{service}.env"] if answers.get("with_systemd") and not on("with_supervisord") else []
     team += ["deploy/k8s/team/"] if on("with_kubernetes") else []
     team += [f"deploy/nginx/{service}/http.d/", f"deploy/nginx/{service}/locations.d/"] if on("with_nginx") else []
     team += [f"{ASSETS_DIR}/"] if on("with_assets") else []
@@ -808,6 +816,7 @@ def ownership(answers: Mapping[str, Any], service: str, db: bool, redis: bool) -
     template += ["assets/embed.go", "internal/static/"] if on("with_assets") else []
     template += ["Makefile", "docs/"]
     deploys = any(on(k) for k in ("with_docker", "with_nginx", "with_supervisord", "with_filebeat", "with_kubernetes"))
+    deploys = deploys or bool(answers.get("with_systemd"))
     # The CI answer's files (.github/) are added by the template itself: the extensions never
     # read that answer, which a release renames (tests/test_update.py).
     return {"team": team, "template": template, "deploys": deploys}
@@ -817,11 +826,11 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     service = str(answers["service_name"])
     port = int(answers["http_port"])
     shutdown = int(answers["shutdown_timeout"])
-    # supervisord runs the instances: without it one instance serves (instances is not asked,
-    # and its hidden default must count nowhere). Copier also renders this context while it
-    # validates earlier questions: an instance count the `instances` validator will refuse
-    # (past the last port) is clipped here, never raised, so the error names `instances`.
-    instances = int(answers.get("instances") or 1) if answers.get("with_supervisord", True) else 1
+    # supervisord or systemd runs the instances: without either one instance serves (instances
+    # is not asked, and its hidden default must count nowhere). Copier also renders this context
+    # while it validates earlier questions: an instance count the `instances` validator will
+    # refuse (past the last port) is clipped here, never raised, so the error names `instances`.
+    instances = int(answers.get("instances") or 1) if hostunits.managers(answers) else 1
     instances = max(1, min(instances, 65536 - port))
     registry = str(answers.get("image_registry") or f"ghcr.io/{answers.get('owner', 'acme')}".lower())
     out: dict[str, Any] = {
@@ -904,6 +913,8 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     ]
     out["assets"] = assets(answers)
     out.update(one_host(out, answers))
+    out["systemd"] = hostunits.systemd(out, answers)
+    out["host_deploy"] = hostunits.deploy(out, answers)
     out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
     out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])
     routing = str(answers.get("k8s_routing") or "ingress")

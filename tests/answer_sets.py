@@ -52,6 +52,7 @@ ANSWER_SETS: dict[str, dict] = {
         "license": "BSD-3-Clause",
         "instances": 4,
         "filebeat_output": "kafka",
+        "with_systemd": True,  # and supervisord: either runs the instances on a host
         "k8s_canary": True,
         "k8s_routing": "gateway",
         "k8s_edge_namespace": "platform-gateway",

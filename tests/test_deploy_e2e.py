@@ -166,17 +166,18 @@ def rewrite_program(src: Path, dst: Path, cg: dict, binary: Path, pub: Path, por
 
 
 @contextlib.contextmanager
-def running_stack(project: Path, binary: Path, request):
+def running_stack(project: Path, binary: Path, request, bin_dir: str = "bin"):
     """Start supervisord (the generated program) and Nginx (bare-host layout) on loopback,
     after the deployment docs' data steps: the URLs in the host's secrets file (this machine's
     test servers; for SQLite a file in a directory the service's user owns), then
-    `migrate up` as that user with the program's env files."""
+    `migrate up` as that user with the program's env files. The binary is installed in
+    `bin_dir` under the stack's root (the host's layout for the deploy tests)."""
     cg = answers_cg()
     pub = dt.world_readable_tmpdir("cg-deploy-e2e-")
     procs: list[subprocess.Popen] = []
     try:
-        (pub / "bin").mkdir()
-        installed = pub / "bin" / binary.name
+        (pub / bin_dir).mkdir(parents=True)
+        installed = pub / bin_dir / binary.name
         shutil.copy2(binary, installed)
         installed.chmod(0o755)
         log_dir = pub / "log"
