@@ -29,6 +29,9 @@ def combinations() -> list[dict]:
     out = []
     for values in itertools.product((False, True), repeat=len(FLAGS)):
         base = dict(zip(FLAGS, values))
+        # systemd varies with supervisord and Nginx (all four host layouts, each with and
+        # without Nginx) instead of doubling the combinations.
+        base["with_systemd"] = base["with_supervisord"] != base["with_nginx"]
         composes = (False, True) if base["with_docker"] else (False,)
         canaries = (False, True) if base["with_kubernetes"] else (False,)
         for compose, canary in itertools.product(composes, canaries):

@@ -91,6 +91,19 @@ def test_switching_a_feature_off_removes_its_files(projects, answer):
         assert not (off / rel).exists(), f"{rel} present with {answer} off"
 
 
+def test_systemd_and_the_host_deploys_come_with_a_process_manager(projects):
+    """deploy/systemd/ only with systemd (off by default, on in `full`); deploy/host/ (the
+    SSH deploys) with supervisord or systemd; neither without both."""
+    full, default, minimal = projects("full"), projects("default"), projects("minimal")
+    assert ANSWER_SETS["full"]["with_systemd"] and not ANSWER_SETS["default"].get("with_systemd")
+    for rel in ("deploy/systemd", "deploy/host", ".github/workflows/deploy-host.yml"):
+        assert (full / rel).exists(), rel
+        assert not (minimal / rel).exists(), rel
+    assert not (default / "deploy/systemd").exists() and (default / "deploy/host").is_dir()
+    # The team's host settings: supervisord's file when it is generated, systemd's alone never then.
+    assert not list((full / "deploy/systemd").glob("*.env"))
+
+
 @pytest.mark.parametrize("line", ["name: {{ service_name }}", "{% if with_nginx %}", "{{cg.env_prefix}}", "x {# note #}"])
 def test_leftover_pattern_catches_jinja(line):
     assert LEFTOVER.search(line)

@@ -476,7 +476,7 @@ def off(answer: str) -> Step:
     return Step(answer, "on->off", {answer: False})
 
 
-ALL_ON = {"database": "postgres", "redis": True, "k8s_canary": True}
+ALL_ON = {"database": "postgres", "redis": True, "k8s_canary": True, "with_systemd": True}
 CHAINS: dict[str, tuple[dict, list[Step]]] = {
     # Two projects generated with everything on, half of the deployment answers each.
     "on": (
@@ -494,6 +494,7 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
         [
             off("with_compose"), back("with_compose"),
             off("with_supervisord"), back("with_supervisord"),
+            off("with_systemd"), back("with_systemd"),
             off("with_docker"), back("with_docker"),
             off("with_github_actions"), back("with_github_actions"),
             # Go code too (internal/static, assets/embed.go): `make update`, then go test.
@@ -525,6 +526,8 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
             # Filebeat needs supervisord or compose: it stays off here, and goes on next.
             Step("with_supervisord", "off->on", {"with_supervisord": True, "with_filebeat": False}),
             Step("with_filebeat", "off->on", {"with_filebeat": True}),
+            # systemd alone would bring its own team settings file: supervisord's is there already.
+            Step("with_systemd", "off->on", {"with_systemd": True}),
             # compose needs Docker: it stays off here, and goes on next.
             Step("with_docker", "off->on", {"with_docker": True, "with_compose": False}),
             Step("with_compose", "off->on", {"with_compose": True}),
@@ -900,6 +903,8 @@ BASE_ANSWERS = {
         }),
         ({"with_docker": True}, {"deploy/compose/app.env"}),
         ({"with_supervisord": True}, {"deploy/supervisord/stock.env"}),
+        ({"with_systemd": True}, {"deploy/systemd/stock.env"}),
+        ({"with_systemd": True, "with_supervisord": True}, {"deploy/supervisord/stock.env"}),
         ({"with_github_actions": True}, {".github/dependabot.yml"}),
         ({"with_nginx": True}, set()),  # http.d/ and locations.d/ need no file
         ({"with_assets": True}, {"assets/public/.keep"}),  # assets/embed.go embeds public/

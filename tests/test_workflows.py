@@ -144,6 +144,8 @@ def test_expected_files(projects, name):
         expected.add("image.yml")
         if answers["with_kubernetes"]:
             expected.add("deploy.yml")
+    if answers.get("with_supervisord", True) or answers.get("with_systemd"):
+        expected.add("deploy-host.yml")
     assert set(workflows(project)) == expected
     assert (project / ".github" / "dependabot.yml").is_file()
 
@@ -814,3 +816,61 @@ def test_dependabot(projects, name):
 
 def team_owned_patterns() -> list[str]:
     return yaml.safe_load((ROOT / "copier.yml").read_text())["_skip_if_exists"]
+
+HOST_DEPLOY_STUB = """#!/bin/sh
+# The generated deploy.sh's stand-in: what it was called with, and what it could read.
+{ echo "deploy.sh $*"; echo "key=$(cat "$DEPLOY_SSH_KEY_FILE") mode=$(stat -c %a "$DEPLOY_SSH_KEY_FILE")";
+  echo "known=$(cat "$DEPLOY_KNOWN_HOSTS_FILE") hosts=$DEPLOY_HOSTS"; } >> "$CALLS"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("workflows")
+@pytest.mark.parametrize(("state", "inputs", "expect"), [
+    ("unset", {}, "notice"),
+    ("no-key", {}, "fails"),
+    ("set", {}, "deploys"),
+    ("set", {"environment": "production", "action": "rollback"}, "rolls back"),
+    ("set", {"environment": "staging", "action": "promote"}, "fails"),
+])
+def test_host_deploy_job_runs_as_the_runner_would(projects, tmp_path, state, inputs, expect):
+    """deploy-host.yml's steps, run here in order with `make` and deploy/host/deploy.sh as
+    stubs (the real deploy.sh runs over SSH in tests/test_host_deploy.py): without hosts it
+    skips with a notice, half set up it fails naming what is missing, else it builds and
+    deploys, or only rolls back; the key is readable by the step alone and removed after."""
+    project = projects("default")
+    wf = workflows(project)["deploy-host.yml"]
+    cg = settings.derive(answers_of(project))
+    names = cg["host_deploy"]
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".git", "bin"))
+    (copy / "deploy/host/deploy.sh").write_text(HOST_DEPLOY_STUB)
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "make").write_text('#!/bin/sh\necho "make $*" >> "$CALLS"\n')
+    (stubs / "git").write_text('#!/bin/sh\necho "v1.2.3"\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    variables = {} if state == "unset" else {names["hosts_var"]: "deploy@web1.example deploy@web2.example:2222",
+                                             names["known_hosts_var"]: "web1.example ssh-ed25519 AAAAC3Nza"}
+    secrets = {names["key_secret"]: "-----BEGIN OPENSSH PRIVATE KEY-----"} if state == "set" else {}
+    result = run_job(wf, "deploy", copy, tmp_path, inputs=inputs, vars=variables, secrets=secrets, stubs=stubs)
+    calls = result["calls"].read_text()
+    if expect == "notice":
+        assert result["failed"] is None and f"::notice::{names['hosts_var']} is not set" in result["stdout"]
+        assert calls == "" and len(result["ran"]) == 1, result
+    elif expect == "fails":
+        assert result["failed"] == "Check the settings" and calls == "", result
+        if state == "no-key":
+            assert f"not: {names['key_secret']} (secret)" in result["stdout"], result["stdout"]
+        else:
+            assert "action must be deploy or rollback" in result["stdout"], result["stdout"]
+    else:
+        assert result["failed"] is None, result["stdout"]
+        assert "key=-----BEGIN OPENSSH PRIVATE KEY----- mode=600" in calls
+        assert "known=web1.example ssh-ed25519 AAAAC3Nza hosts=deploy@web1.example deploy@web2.example:2222" in calls
+        if expect == "deploys":
+            assert "make build" in calls and f"deploy.sh activate v1.2.3 bin/{cg['binary']}" in calls, calls
+        else:
+            assert "make" not in calls and "deploy.sh rollback" in calls, calls
+        assert not (result["runner_temp"] / "deploy_key").exists(), "the key outlives the step"
