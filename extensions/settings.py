@@ -30,6 +30,7 @@ def _sibling(stem: str):
 naming = _sibling("naming")
 observability = _sibling("observability")
 monitoring = _sibling("monitoring")
+logstash = _sibling("logstash")
 
 # HTTP server timeouts of the generated service, in seconds. The Go config's defaults
 # (internal/config) are rendered from these, and the proxies in front of the service
@@ -904,6 +905,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     ]
     out["assets"] = assets(answers)
     out.update(one_host(out, answers))
+    out["logstash"] = logstash.logstash(out, answers)
     out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
     out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])
     routing = str(answers.get("k8s_routing") or "ingress")
