@@ -36,11 +36,13 @@ SERVICE_LOG_FIELDS = (
     ("stack", "wildcard"),
 )
 # What Filebeat adds to every event of filebeat.yml's inputs and processors (the event
-# time, add_fields' service.name, the file and offset, the container parser's stream,
-# add_host_metadata, its own agent.* and ecs.version, the ndjson parser's error.type), and
-# the tags Logstash adds to a record it could not decode.
+# time, the ndjson parser's copy of msg, its message_key, in message, add_fields'
+# service.name, the file and offset, the container parser's stream, add_host_metadata, its
+# own agent.* and ecs.version, the ndjson parser's error.type), and the tags Logstash adds
+# to a record it could not decode.
 SHIPPER_FIELDS = (
     ("@timestamp", "date"),
+    ("message", "match_only_text"),
     ("service.name", "keyword"),
     ("log.file.path", "keyword"),
     ("log.offset", "long"),
@@ -178,7 +180,8 @@ def index_template(service: str, data_stream_pattern: str, policy: str, renames)
                 "properties": properties(field_types(renames)),
             },
         },
-        "_meta": {"description": f"{service}'s logs, as Filebeat ships them through Logstash", "managed_by": "copier-gin"},
+        "_meta": {"description": f"{service}'s logs, as Filebeat ships them through Logstash",
+                  "managed_by": "copier-gin"},
     }
 
 
