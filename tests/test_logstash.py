@@ -508,6 +508,15 @@ def test_only_logstash_and_kafka_outputs_get_a_pipeline(generated, default_proje
     assert "## Logstash" not in (default_project / "docs" / "deployment.md").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_no_generated_text_names_a_file_that_is_not_there(generated, output):
+    """As tests/test_combinations.py for the yes/no answers, for these outputs' projects."""
+    from test_combinations import dangling
+
+    assert dangling(generated(output).project) == []
+
+
 # ------------------------------------------------------------------ syntax of the real file
 @pytest.mark.slow
 @pytest.mark.parametrize("output", OUTPUTS)

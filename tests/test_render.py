@@ -91,6 +91,13 @@ def test_switching_a_feature_off_removes_its_files(projects, answer):
         assert not (off / rel).exists(), f"{rel} present with {answer} off"
 
 
+def test_a_logstash_pipeline_only_when_filebeat_ships_to_kafka_or_logstash(projects):
+    """deploy/logstash/ follows filebeat_output (tests/test_logstash.py checks its content)."""
+    assert (projects("full") / "deploy/logstash/index-template.json").is_file()  # kafka
+    assert not (projects("default") / "deploy/logstash").exists()  # Filebeat ships to Elasticsearch
+    assert not (projects("minimal") / "deploy/logstash").exists()  # no Filebeat
+
+
 @pytest.mark.parametrize("line", ["name: {{ service_name }}", "{% if with_nginx %}", "{{cg.env_prefix}}", "x {# note #}"])
 def test_leftover_pattern_catches_jinja(line):
     assert LEFTOVER.search(line)
