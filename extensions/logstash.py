@@ -158,12 +158,21 @@ def properties(fields: Mapping[str, str]) -> dict[str, Any]:
     return root
 
 
+def custom_component(service: str) -> str:
+    return f"{service}-logs@custom"
+
+
 def index_template(service: str, data_stream_pattern: str, policy: str, renames) -> dict[str, Any]:
     """The composable index template of the service's data streams (any namespace)."""
     return {
         "index_patterns": [data_stream_pattern],
         "data_stream": {},
         "priority": INDEX_TEMPLATE_PRIORITY,
+        # The team's seam, on the cluster rather than in a file: mappings and settings of its
+        # own fields in this component template, used when it exists (Elasticsearch 8.7+).
+        # The mappings below win over it for the fields they name.
+        "composed_of": [custom_component(service)],
+        "ignore_missing_component_templates": [custom_component(service)],
         "template": {
             "settings": {
                 "index.lifecycle.name": policy,
@@ -230,6 +239,7 @@ def logstash(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "data_stream": {"type": DATA_STREAM_TYPE, "dataset": dataset, "namespace": DATA_STREAM_NAMESPACE,
                         "pattern": pattern},
         "index_template_name": f"{service}-logs",
+        "custom_component": custom_component(service),
         "ilm_policy_name": policy,
         "retention_days": RETENTION_DAYS,
         "rollover": {"max_age": ROLLOVER_MAX_AGE, "max_primary_shard_size": ROLLOVER_MAX_PRIMARY_SHARD_SIZE},

@@ -661,6 +661,8 @@ def output_problems(out: Plugin, template: dict, policy_name: str, policy: dict)
         problems.append("the template is not a data stream template")
     if template.get("priority", 0) <= 100:
         problems.append("the built-in logs-*-* template (priority 100) would win")
+    if not set(template.get("composed_of", [])) <= set(template.get("ignore_missing_component_templates", [])):
+        problems.append("a component template that may not exist is required: the template would be refused")
     if template["template"]["settings"].get("index.lifecycle.name") != policy_name:
         problems.append("the template names another ILM policy")
     if out.get("ssl_enabled") != Bareword("true") or out.get("ssl_verification_mode") != "full":
@@ -698,11 +700,12 @@ def test_output_writes_the_data_stream_the_template_and_policy_cover(generated, 
     (lambda o, t, p: o.attrs.append(("manage_template", Bareword("false"))), "rejects"),
     (lambda o, t, p: t.update({"index_patterns": ["logs-other-*"]}), "not matched"),
     (lambda o, t, p: t.update({"priority": 100}), "built-in"),
+    (lambda o, t, p: t.update({"ignore_missing_component_templates": []}), "may not exist"),
     (lambda o, t, p: t["template"]["settings"].update({"index.lifecycle.name": "x"}), "ILM"),
     (lambda o, t, p: o.attrs.__setitem__(o.keys().index("ssl_verification_mode"), ("ssl_verification_mode", "none")),
      "TLS"),
     (lambda o, t, p: p["policy"]["phases"].pop("delete"), "deletes"),
-], ids=["index", "manage_template", "pattern", "priority", "policy-name", "tls", "no-delete"])
+], ids=["index", "manage_template", "pattern", "priority", "custom-required", "policy-name", "tls", "no-delete"])
 def test_mutation_an_output_template_or_policy_mistake_is_caught(generated, change, expect):
     g = generated("kafka")
     out = copy.deepcopy(only_plugin(g.conf, "output"))
@@ -731,6 +734,8 @@ def test_every_setting_comes_from_the_environment_and_is_documented(generated, o
     for name in ("ilm-policy.json", "index-template.json"):
         assert f"@deploy/logstash/{name}" in g.docs
     assert f"_ilm/policy/{ls['ilm_policy_name']}" in g.docs and f"_index_template/{ls['index_template_name']}" in g.docs
+    assert g.template["composed_of"] == [ls["custom_component"]]
+    assert f"_component_template/{ls['custom_component']}" in g.docs
 
 
 @pytest.mark.slow
