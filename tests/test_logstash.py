@@ -13,7 +13,9 @@ What is checked instead:
 - its output: a data stream whose name the index template's pattern matches, TLS verified,
   credentials from the environment, only options Logstash accepts in data stream mode;
   every variable it reads documented in docs/deployment.md;
-- index-template.json and ilm-policy.json: their structure and names;
+- index-template.json and ilm-policy.json: their structure and names, and their keys and
+  value types against Elasticsearch's API as the official client's TypeScript types
+  describe it (tsc, scripts/bootstrap.d/79-es-types.sh);
 - the real thing end to end: the generated service's real log lines, shipped by Filebeat
   itself (7.17, scripts/bootstrap.d/79-filebeat.sh) with the generated filebeat.yml, read
   as each input would, through the pipeline's filter, against the index template: every
@@ -713,6 +715,59 @@ def test_mutation_an_output_template_or_policy_mistake_is_caught(generated, chan
     change(out, template, policy)
     problems = output_problems(out, template, g.cg["logstash"]["ilm_policy_name"], policy)
     assert any(expect in p for p in problems), problems
+
+
+ES_TYPES = TOOLS_BIN.parent / "es-types"  # scripts/bootstrap.d/79-es-types.sh
+# The request bodies of PUT _index_template/<name> and PUT _ilm/policy/<name> in the
+# official client's types (generated from Elasticsearch's API specification).
+ES_TYPES_CHECK = """import type * as T from "{types}";
+type Query = "name" | "create" | "master_timeout" | "cause" | "body" | "querystring" | "error_trace" | "filter_path"
+  | "human" | "pretty";
+export const template: Omit<T.IndicesPutIndexTemplateRequest, Query> = {template};
+export const policy: Pick<T.IlmPutLifecycleRequest, "policy"> = {policy};
+"""
+# The JSON types a dynamic template may match (the client types it as a plain string).
+MATCH_MAPPING_TYPES = {"object", "string", "long", "double", "boolean", "date", "binary", "*"}
+
+
+def es_type_errors(template: str, policy: str, work: Path) -> str:
+    """tsc's errors for the two JSON texts as request bodies ("" when they type-check).
+    Inlined as literals, so that an unknown key is an error as well as a wrong type."""
+    assert (ES_TYPES / "typescript" / "bin" / "tsc").is_file(), f"{ES_TYPES} is missing: run scripts/bootstrap"
+    source = work / "check.ts"
+    source.write_text(ES_TYPES_CHECK.format(types=ES_TYPES / "elasticsearch" / "lib" / "api" / "types",
+                                            template=template, policy=policy))
+    errors = [f"{name}: match_mapping_type {kind}" for d in json.loads(template)["template"]["mappings"].get(
+        "dynamic_templates", []) for name, t in d.items() if (kind := t.get("match_mapping_type")) not in
+        MATCH_MAPPING_TYPES]
+    proc = subprocess.run(["node", str(ES_TYPES / "typescript" / "bin" / "tsc"), "--noEmit", "--strict", "--target",
+                           "es2020", "--moduleResolution", "node", str(source)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    return "\n".join(errors) + (proc.stdout + proc.stderr if proc.returncode else "")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_template_and_policy_are_what_elasticsearch_api_takes(generated, output, tmp_path):
+    deploy = generated(output).project / "deploy" / "logstash"
+    errors = es_type_errors((deploy / "index-template.json").read_text(), (deploy / "ilm-policy.json").read_text(),
+                            tmp_path)
+    assert errors == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("before,after", [
+    ('"priority"', '"priorty"'), ('"index_patterns"', '"index_pattern"'), ('"type": "ip"', '"type": "ipv4"'),
+    ('"ignore_above": 1024', '"ignore_above": "1024 bytes"'), ('"dynamic_templates"', '"dynamic_template"'),
+    ('"match_mapping_type": "long"', '"match_mapping_type": "integer"'), ('"data_stream": {}', '"data_stream": true'),
+    ('"max_primary_shard_size"', '"max_primary_size"'), ('"hot"', '"hott"'), ('"min_age": "30d"', '"min_age": 30'),
+])
+def test_mutation_a_template_or_policy_elasticsearch_would_refuse_is_caught(generated, before, after, tmp_path):
+    deploy = generated("kafka").project / "deploy" / "logstash"
+    template, policy = (deploy / "index-template.json").read_text(), (deploy / "ilm-policy.json").read_text()
+    assert before in template + policy, before
+    errors = es_type_errors(template.replace(before, after, 1), policy.replace(before, after, 1), tmp_path)
+    assert errors, f"{before} -> {after} type-checks"
 
 
 @pytest.mark.slow
