@@ -1104,3 +1104,38 @@ def test_explicit_types_agree_with_ecs():
              if name in ecs and not same_family(kind, ecs[name]["type"])}
     assert wrong == {}
     assert not same_family("long", "keyword") and same_family("wildcard", "keyword")
+
+
+# ------------------------------------------------------------------ changing one's mind
+@pytest.mark.slow
+def test_switching_the_output_adds_and_removes_the_pipeline(tmp_path):
+    """`copier update -d filebeat_output=...` (docs/updating.md's way) on a committed project:
+    the Logstash files come with logstash or kafka, change with the input, and go with
+    elasticsearch or with Filebeat off; each time byte-identical to a fresh copy's."""
+    from copier import run_copy
+    from test_update import answers_of, commit_all, copier, git, working_tree_release
+
+    release = working_tree_release(tmp_path / "release")
+    project = tmp_path / "project"
+    copier(tmp_path, "copy", "--trust", "--defaults", "--quiet", "--vcs-ref", "0.1.0", str(release), str(project))
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, "Generate")
+    steps = [({"filebeat_output": "kafka"}, True), ({"filebeat_output": "logstash"}, True),
+             ({"with_filebeat": "false"}, False), ({"with_filebeat": "true", "filebeat_output": "kafka"}, True),
+             ({"filebeat_output": "elasticsearch"}, False)]
+    for i, (data, present) in enumerate(steps):
+        args = [a for k, v in data.items() for a in ("-d", f"{k}={v}")]
+        copier(project, "update", "--trust", "--defaults", "--conflict", "inline", "--vcs-ref", "0.1.0", *args)
+        answers = {k: v for k, v in answers_of(project).items() if not k.startswith("_")}
+        fresh = tmp_path / f"fresh-{i}"
+        run_copy(src_path=str(release), dst_path=str(fresh), data=answers, defaults=True, unsafe=True, quiet=True,
+                 vcs_ref="0.1.0")
+        deploy = project / "deploy" / "logstash"
+        assert deploy.is_dir() == present, (data, answers)
+        mine = {p.relative_to(project) for p in (project / "deploy").rglob("*") if p.is_file()}
+        theirs = {p.relative_to(fresh) for p in (fresh / "deploy").rglob("*") if p.is_file()}
+        assert mine == theirs, (data, sorted(mine ^ theirs))
+        assert all((project / f).read_bytes() == (fresh / f).read_bytes() for f in mine), data
+        for doc in ("docs/deployment.md",):
+            assert (project / doc).read_text() == (fresh / doc).read_text(), data
+        commit_all(project, f"Switch {data}")
