@@ -45,6 +45,7 @@ import pytest
 
 import deploy_tools as dt
 from conftest import ROOT, TOOLS_BIN, free_port, generate, go_env
+from otlp import OTLPReceiver
 
 sys.path.insert(0, str(ROOT / "extensions"))
 import settings  # noqa: E402
@@ -965,7 +966,9 @@ def real_events(generated, tmp_path_factory):
                 f"{prefix}_ADMIN_HOST": "127.0.0.1", f"{prefix}_ADMIN_PORT": str(admin),
                 f"{prefix}_LOG_LEVEL": "debug"})
     log = work / f"{g.cg['service']}.log"
-    with log.open("w") as out:
+    # Tracing on (a loopback receiver takes the spans), so that lines carry trace_id too.
+    with OTLPReceiver() as otlp, log.open("w") as out:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.endpoint
         proc = subprocess.Popen([str(g.project / "bin" / g.cg["binary"])], env=env, cwd=work, stdout=out,
                                 stderr=subprocess.DEVNULL)
         try:
@@ -1054,11 +1057,15 @@ def test_real_events_through_the_pipeline_fit_the_index_template(real_events, ge
 def test_the_shared_list_names_every_key_of_the_access_line(real_events):
     """SERVICE_LOG_FIELDS is read from the service's logging code: each key its access line
     writes is there (a key added to LogRequest without it fails here)."""
-    _, lines, _ = real_events
+    _, lines, events = real_events
     shared = {key for key, _ in logstash.SERVICE_LOG_FIELDS}
-    for line in lines:
-        if line.get("msg") == "request":
-            assert set(line) <= shared, set(line) - shared
+    requests = [line for line in lines if line.get("msg") == "request"]
+    for line in requests:
+        assert set(line) <= shared, set(line) - shared
+    # Within a request and a span: the request ID and the trace ID, shipped under ECS names.
+    assert all("request_id" in line and "trace_id" in line for line in requests), requests
+    assert all(e["trace"]["id"] and e["http"]["request"]["id"] for e, line in zip(events, lines)
+               if line.get("msg") == "request")
 
 
 @pytest.mark.slow
