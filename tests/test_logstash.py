@@ -997,10 +997,22 @@ def real_events(generated, tmp_path_factory):
             proc.wait(timeout=30)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert sum(r.get("msg") == "request" for r in lines) >= len(requests), lines
-    # Filebeat itself, the generated config's host input pointed at the file, output a file.
+    # The same lines as compose's json-file driver writes them (the app's label copied into
+    # each), and a neighbour container's line, which Filebeat must drop.
+    label = g.cg["filebeat"]["container_label"]
+    containers = work / "containers"
+    for cid, owner, texts in (("a" * 64, g.cg["service"], log.read_text().splitlines()),
+                              ("b" * 64, "someone-else", ['{"msg":"not ours"}'])):
+        (containers / cid).mkdir(parents=True)
+        (containers / cid / f"{cid}-json.log").write_text("".join(
+            json.dumps({"log": t + "\n", "stream": "stdout", "attrs": {label: owner},
+                        "time": "2026-01-02T03:04:05.000000001Z"}) + "\n" for t in texts))
+    # Filebeat itself, the generated config's inputs pointed at the files, output a file.
     config = copy.deepcopy(g.filebeat)
     host_input = next(i for i in config["filebeat.inputs"] if i["id"] == g.cg["filebeat"]["input_id"])
     host_input["paths"] = [str(log)]
+    container_input = next(i for i in config["filebeat.inputs"] if i["id"].endswith("-containers"))
+    container_input["paths"] = [str(containers / "*" / "*.log")]
     for key in [k for k in config if k.startswith("output.")]:
         del config[key]
     out_dir = work / "out"
@@ -1009,19 +1021,24 @@ def real_events(generated, tmp_path_factory):
     filebeat = subprocess.Popen(
         [str(TOOLS_BIN / "filebeat"), "-c", str(work / "filebeat.yml"), "--strict.perms=false",
          "--path.home", str(work), "--path.data", str(work / "data"), "--path.logs", str(work)],
-        env={"PATH": "/usr/bin:/bin", "FILEBEAT_PATH_DATA": str(work / "data")},
+        env={"PATH": "/usr/bin:/bin", "FILEBEAT_PATH_DATA": str(work / "data"), "FILEBEAT_CONTAINER_LOGS": "true"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    events: list[dict] = []
+    shipped: list[dict] = []
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(events) < len(lines) and filebeat.poll() is None:
+        while time.monotonic() < deadline and len(shipped) < 2 * len(lines) and filebeat.poll() is None:
             time.sleep(1)
-            events = [json.loads(x) for f in sorted(out_dir.glob("events*")) for x in f.read_text().splitlines()]
+            shipped = [json.loads(x) for f in sorted(out_dir.glob("events*")) for x in f.read_text().splitlines()]
+        time.sleep(2)  # a dropped line would have come by now, too
+        shipped = [json.loads(x) for f in sorted(out_dir.glob("events*")) for x in f.read_text().splitlines()]
     finally:
         filebeat.terminate()
         _, err = filebeat.communicate(timeout=30)
-    assert len(events) == len(lines), (len(events), len(lines), err[-2000:])
-    return g, lines, events
+    events = [e for e in shipped if e["log"]["file"]["path"] == str(log)]
+    from_containers = [e for e in shipped if e["log"]["file"]["path"] != str(log)]
+    assert len(events) == len(lines) == len(from_containers), (len(events), len(lines), len(from_containers),
+                                                               err[-2000:])
+    return g, lines, events, from_containers
 
 
 def dynamic_roots(lines: list[dict]) -> set[str]:
@@ -1033,9 +1050,11 @@ def dynamic_roots(lines: list[dict]) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("input_name", ["kafka", "beats"])
 def test_real_events_through_the_pipeline_fit_the_index_template(real_events, generated, input_name):
-    g, lines, events = real_events
+    g, lines, events, from_containers = real_events
     conf = generated("kafka" if input_name == "kafka" else "logstash")
-    docs_in = [as_logstash_reads(e, input_name) for e in events]
+    # Both layouts' events: a bare host's files, compose's containers (with their stream).
+    assert all(e["stream"] == "stdout" for e in from_containers)
+    docs_in = [as_logstash_reads(e, input_name) for e in events + from_containers]
     assert filter_ref_problems(conf.conf["filter"], docs_in) == []
     ls = conf.cg["logstash"]
     docs = [apply_filter(conf.conf["filter"], d) | {"data_stream": {"type": ls["data_stream"]["type"],
@@ -1057,7 +1076,7 @@ def test_real_events_through_the_pipeline_fit_the_index_template(real_events, ge
 def test_the_shared_list_names_every_key_of_the_access_line(real_events):
     """SERVICE_LOG_FIELDS is read from the service's logging code: each key its access line
     writes is there (a key added to LogRequest without it fails here)."""
-    _, lines, events = real_events
+    _, lines, events, _ = real_events
     shared = {key for key, _ in logstash.SERVICE_LOG_FIELDS}
     requests = [line for line in lines if line.get("msg") == "request"]
     for line in requests:
@@ -1078,7 +1097,7 @@ def test_the_shared_list_names_every_key_of_the_access_line(real_events):
     (lambda props, renames: props.pop("host"), "host."),
 ], ids=["unmapped", "ip-as-long", "status-as-date", "rename-dropped", "filebeat-field-unmapped"])
 def test_mutation_a_field_the_template_does_not_fit_is_caught(real_events, change, expect):
-    g, lines, events = real_events
+    g, lines, events, _ = real_events
     template = copy.deepcopy(g.template)
     renames = copy.deepcopy(g.cg["filebeat"]["ecs_renames"])
     change(template["template"]["mappings"]["properties"], renames)
@@ -1097,7 +1116,7 @@ def test_mutation_a_field_the_template_does_not_fit_is_caught(real_events, chang
 def test_mutation_a_filter_naming_a_missing_field_is_caught(real_events, ref):
     """The raw record a codec might keep (the json codec keeps none), a field only some
     lines have, a key under the name Filebeat renamed away."""
-    g, _, events = real_events
+    g, _, events, _ = real_events
     docs = [as_logstash_reads(e, "kafka") for e in events]
     filters = [*g.conf["filter"], Plugin("mutate", [("remove_field", [ref])])]
     assert filter_ref_problems(filters, docs) == [f"{ref} is missing from an event"]
