@@ -1165,3 +1165,25 @@ def test_switching_the_output_adds_and_removes_the_pipeline(tmp_path):
         for doc in ("docs/deployment.md",):
             assert (project / doc).read_text() == (fresh / doc).read_text(), data
         commit_all(project, f"Switch {data}")
+
+
+def test_every_value_the_templates_read_exists():
+    """Jinja renders an unknown `cg.logstash.x` as nothing, silently ("port  by default"):
+    each one the templates name (and their `ls`/`env` aliases) is in cg.logstash."""
+    cg = {"logstash": settings.derive(cg_answers({"filebeat_output": "logstash"}))["logstash"]}
+    files = [*(ROOT / "template" / "docs").glob("*.jinja"), *(ROOT / "template" / "deploy").rglob("*.jinja")]
+    aliases = {"ls": "cg.logstash", "env": "cg.logstash.env", "e": None}
+    checked = 0
+    for path in files:
+        text = path.read_text()
+        if "cg.logstash" not in text:
+            continue
+        for ref in re.findall(r"(?<![.\w])((?:cg\.logstash|ls|env)(?:\.[A-Za-z_]+)+)", text):
+            head, _, rest = ref.partition(".")
+            full = (aliases.get(head) or head) + "." + rest if head in aliases else ref
+            node = {"cg": cg}
+            for part in full.split("."):
+                assert isinstance(node, dict) and part in node, f"{path.name}: {ref} is not in cg.logstash"
+                node = node[part]
+            checked += 1
+    assert checked > 30, checked
