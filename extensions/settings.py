@@ -31,6 +31,7 @@ naming = _sibling("naming")
 observability = _sibling("observability")
 monitoring = _sibling("monitoring")
 hostunits = _sibling("hostunits")
+logstash = _sibling("logstash")
 
 # HTTP server timeouts of the generated service, in seconds. The Go config's defaults
 # (internal/config) are rendered from these, and the proxies in front of the service
@@ -915,6 +916,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out.update(one_host(out, answers))
     out["systemd"] = hostunits.systemd(out, answers)
     out["host_deploy"] = hostunits.deploy(out, answers)
+    out["logstash"] = logstash.logstash(out, answers)
     out["k8s_namespaces"] = {name: ns.format(service=service) for name, ns in K8S_NAMESPACES.items()}
     out["k8s_workload"] = dict(K8S_WORKLOADS[bool(answers.get("k8s_canary"))])
     routing = str(answers.get("k8s_routing") or "ingress")

@@ -604,7 +604,8 @@ def test_switching_a_feature_off_removes_exactly_its_files(projects, tmp_path):
 @pytest.mark.slow
 def test_minimal_has_no_one_host_artifacts(projects):
     project = projects("minimal")
-    for path in ("Dockerfile", ".dockerignore", "compose.yaml", "deploy/nginx", "deploy/supervisord", "deploy/filebeat"):
+    for path in ("Dockerfile", ".dockerignore", "compose.yaml", "deploy/nginx", "deploy/supervisord", "deploy/filebeat",
+                 "deploy/logstash"):
         assert not (project / path).exists(), path
 
 

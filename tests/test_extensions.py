@@ -351,3 +351,55 @@ def test_a_relative_template_path_is_warned_about(src, warns):
     assert bool(message) is warns, message
     if warns:
         assert repr(src) in message and "_src_path" in message and "docs/updating.md" in message
+
+
+# ------------------------------------------------------------------ logstash (filebeat_output logstash, kafka)
+def _cg(**answers):
+    return settings.derive({"service_name": "orders-api", "http_port": 9090, "shutdown_timeout": 5, "owner": "x",
+                            **answers})
+
+
+@pytest.mark.parametrize("answers,enabled", [
+    ({}, False), ({"filebeat_output": "elasticsearch"}, False), ({"filebeat_output": "logstash"}, True),
+    ({"filebeat_output": "kafka"}, True), ({"filebeat_output": "kafka", "with_filebeat": False}, False),
+])
+def test_logstash_pipeline_only_when_filebeat_ships_to_logstash_or_kafka(answers, enabled):
+    assert _cg(**answers)["logstash"]["enabled"] is enabled
+
+
+def test_logstash_names_agree_with_each_other():
+    ls = _cg(filebeat_output="kafka")["logstash"]
+    # A dataset may not hold "-": the data stream's name would not split into its three parts.
+    assert ls["data_stream"] == {"type": "logs", "dataset": "orders_api", "namespace": "default",
+                                 "pattern": "logs-orders_api-*"}
+    template, policy = json.loads(ls["index_template_json"]), json.loads(ls["ilm_policy_json"])
+    assert template["index_patterns"] == [ls["data_stream"]["pattern"]]
+    assert template["template"]["settings"]["index.lifecycle.name"] == ls["ilm_policy_name"] == "orders-api-logs"
+    assert template["priority"] > 100, "above the built-in logs-*-* template"
+    assert policy["policy"]["phases"]["delete"]["min_age"] == f"{ls['retention_days']}d"
+    assert ls["kafka_topic"] == "orders-api-logs" and ls["pipeline_path"] == "/etc/logstash/pipelines/orders-api.conf"
+    assert ls["env"]["tls_cert"] == {"var": "LOGSTASH_TLS_CERT", "default": "/etc/logstash/tls/orders-api.crt",
+                                     "ref": "${LOGSTASH_TLS_CERT:/etc/logstash/tls/orders-api.crt}"}
+    assert ls["env"]["es_api_key"] == {"var": "ELASTICSEARCH_API_KEY", "default": "", "ref": "${ELASTICSEARCH_API_KEY}"}
+    assert ls["env_keys"][:5] == ["kafka_hosts", "kafka_username", "kafka_password", "kafka_protocol", "kafka_ca"]
+    assert _cg(filebeat_output="logstash")["logstash"]["env_keys"][:4] == ["beats_port", "tls", "tls_cert", "tls_key"]
+
+
+def test_logstash_maps_the_service_fields_under_their_shipped_names():
+    cg = _cg(filebeat_output="logstash")
+    fields = cg["logstash"]["fields"]
+    renames = dict(map(tuple, cg["filebeat"]["ecs_renames"]))
+    for key, kind in settings.logstash.SERVICE_LOG_FIELDS:
+        assert fields[renames.get(key, key)] == kind
+        assert key not in renames or key not in fields, f"{key} is shipped as {renames[key]}, not under its own name"
+    assert fields["log.level"] == "keyword" and fields["http.response.status_code"] == "long"
+    assert fields["client.ip"] == "ip" and fields["latency_ms"] == "double" and fields["trace.id"] == "keyword"
+    props = json.loads(cg["logstash"]["index_template_json"])["template"]["mappings"]["properties"]
+    assert props["http"]["properties"]["request"]["properties"]["id"]["type"] == "keyword"
+    assert props["user_agent"]["properties"]["original"]["type"] == "keyword"
+
+
+def test_logstash_properties_nest_dotted_names():
+    assert settings.logstash.properties({"a.b": "long", "a.c": "keyword", "d": "ip"}) == {
+        "a": {"properties": {"b": {"type": "long"}, "c": {"type": "keyword", "ignore_above": 1024}}},
+        "d": {"type": "ip"}}

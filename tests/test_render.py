@@ -102,6 +102,11 @@ def test_systemd_and_the_host_deploys_come_with_a_process_manager(projects):
     assert not (default / "deploy/systemd").exists() and (default / "deploy/host").is_dir()
     # The team's host settings: supervisord's file when it is generated, systemd's alone never then.
     assert not list((full / "deploy/systemd").glob("*.env"))
+def test_a_logstash_pipeline_only_when_filebeat_ships_to_kafka_or_logstash(projects):
+    """deploy/logstash/ follows filebeat_output (tests/test_logstash.py checks its content)."""
+    assert (projects("full") / "deploy/logstash/index-template.json").is_file()  # kafka
+    assert not (projects("default") / "deploy/logstash").exists()  # Filebeat ships to Elasticsearch
+    assert not (projects("minimal") / "deploy/logstash").exists()  # no Filebeat
 
 
 @pytest.mark.parametrize("line", ["name: {{ service_name }}", "{% if with_nginx %}", "{{cg.env_prefix}}", "x {# note #}"])
