@@ -495,7 +495,9 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
             off("with_compose"), back("with_compose"),
             off("with_supervisord"), back("with_supervisord"),
             off("with_docker"), back("with_docker"),
-            off("with_github_actions"), back("with_github_actions"),
+            Step("ci_provider", "github->gitlab", {"ci_provider": "gitlab"}),
+            Step("ci_provider", "gitlab->none", {"ci_provider": "none"}),
+            Step("ci_provider", "none->github", {"ci_provider": "github"}, restores=True),
             # Go code too (internal/static, assets/embed.go): `make update`, then go test.
             Step("with_assets", "on->off", {"with_assets": False}, make_update=True),
             Step("with_assets", "off->on", {"with_assets": True}, make_update=True, restores=True),
@@ -516,7 +518,7 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
     "off": (
         {
             "with_docker": False, "with_nginx": False, "with_supervisord": False,
-            "with_kubernetes": False, "with_github_actions": False, "database": "none", "redis": False,
+            "with_kubernetes": False, "ci_provider": "none", "database": "none", "redis": False,
             "with_assets": False,
         },
         [
@@ -528,7 +530,7 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
             # compose needs Docker: it stays off here, and goes on next.
             Step("with_docker", "off->on", {"with_docker": True, "with_compose": False}),
             Step("with_compose", "off->on", {"with_compose": True}),
-            Step("with_github_actions", "off->on", {"with_github_actions": True}),
+            Step("ci_provider", "none->gitlab", {"ci_provider": "gitlab"}),
             Step("database", "none->sqlite", {"database": "sqlite"}, after=wire_database,
                  make_update=True, make_check=True),
             Step("redis", "off->on", {"redis": True}, after=wire_redis, make_update=True),
@@ -886,7 +888,7 @@ SEAMS_MIGRATION = _load_migration("switched_on_seams")
 BASE_ANSWERS = {
     "project_name": "Stock", "service_name": "stock", "module_path": "example.com/stock",
     "with_docker": False, "with_nginx": False, "with_supervisord": False, "with_kubernetes": False,
-    "with_github_actions": False, "database": "none", "redis": False, "with_assets": False,
+    "ci_provider": "none", "database": "none", "redis": False, "with_assets": False,
 }
 
 
@@ -900,7 +902,8 @@ BASE_ANSWERS = {
         }),
         ({"with_docker": True}, {"deploy/compose/app.env"}),
         ({"with_supervisord": True}, {"deploy/supervisord/stock.env"}),
-        ({"with_github_actions": True}, {".github/dependabot.yml"}),
+        ({"ci_provider": "github"}, {".github/dependabot.yml"}),
+        ({"ci_provider": "gitlab"}, {".gitlab/team.yml"}),
         ({"with_nginx": True}, set()),  # http.d/ and locations.d/ need no file
         ({"with_assets": True}, {"assets/public/.keep"}),  # assets/embed.go embeds public/
         # The example resource and its migration are the team's code: never added.
