@@ -1,7 +1,7 @@
 # Managed by copier-gin: take template improvements with `make update`.
 """The steps of the scheduled template update that need more than a shell line: the
-template-update workflow on GitHub (.github/workflows/template-update.yml), the template-update
-job on GitLab (.gitlab-ci.yml). copier-gin renders this one file for either provider.
+template-update workflow on GitHub Actions, the template-update job of the GitLab pipeline.
+copier-gin renders this one file for either provider.
 
     template_update.py conflicts [DIR]
         Lists every unresolved conflict of an update in DIR (default: .): files git holds
