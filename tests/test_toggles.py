@@ -30,7 +30,8 @@ with the answers the update recorded:
    `make check` (format, vet, tidy, lint, tests) for a direction of `database` and of
    `redis`, `go test` for their other switches and `with_assets`'s; kustomize builds every overlay, compose's config loads and gives each container
    the variables a fresh copy gives it (no more, no fewer), `nginx -t` accepts the Nginx
-   configuration with the team's location, actionlint the workflows. (go build and go vet
+   configuration with the team's location, actionlint the workflows, check-jsonschema
+   GitLab's pipeline. (go build and go vet
    are not run again when every Go input is byte-identical to a state where they passed:
    most deployment switches change no Go file.)
 
@@ -680,6 +681,11 @@ def project_checks(
         check("nginx -t", nginx)
     if (project / ".github/workflows").is_dir():
         check("actionlint", cmd(TOOLS_BIN / "actionlint", "-shellcheck=", "-pyflakes="))
+    if (project / ".gitlab-ci.yml").is_file():
+        # The pipeline and the team's file it includes, against GitLab's schema.
+        files = [".gitlab-ci.yml", *([".gitlab/team.yml"] if (project / ".gitlab/team.yml").is_file() else [])]
+        check("check-jsonschema gitlab-ci", cmd(Path(sys.executable).parent / "check-jsonschema", "--builtin-schema",
+                                                "vendor.gitlab-ci", *files))
 
 
 def run_chain(name: str, release: Path, base: Path, shell: Shell) -> dict[str, Outcome]:
