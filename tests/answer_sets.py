@@ -23,6 +23,7 @@ ANSWER_SETS: dict[str, dict] = {
         "image_registry": "registry.example.com/shop",
         "database": "postgres",
         "redis": True,
+        "ci_provider": "gitlab",
     },
     # Short name, module path without a dot in the host, everything deployment-related off.
     "minimal": {
@@ -37,7 +38,7 @@ ANSWER_SETS: dict[str, dict] = {
         "with_nginx": False,
         "with_supervisord": False,  # and so no Filebeat: with neither supervisord nor compose it is not asked
         "with_kubernetes": False,
-        "with_github_actions": False,
+        "ci_provider": "none",
         "database": "none",
         "with_assets": False,  # a pure API: no assets/ folder, no static route
     },
@@ -60,4 +61,13 @@ ANSWER_SETS: dict[str, dict] = {
         "database": "mysql",
         "redis": True,
     },
+}
+
+# Variants some modules generate besides the answer sets (conftest's `projects` knows them; the
+# full tier does not iterate them): orders as a GitHub project, so the GitHub Actions tests
+# keep a registry other than GHCR, a scratch image and a gateway.
+VARIANTS: dict[str, dict] = {
+    "orders-github": {**ANSWER_SETS["orders"], "ci_provider": "github"},
+    # full on GitLab: the GitLab jobs with MySQL, a canary and GitLab's own registry.
+    "full-gitlab": {**{k: v for k, v in ANSWER_SETS["full"].items() if k != "image_registry"}, "ci_provider": "gitlab"},
 }

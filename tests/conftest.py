@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "extensions"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from answer_sets import ANSWER_SETS  # noqa: E402
+from answer_sets import ANSWER_SETS, VARIANTS  # noqa: E402
 
 # Real PostgreSQL, MariaDB and Redis servers for the services that need them (dbservers.py),
 # and a real Prometheus that scrapes them (promserver.py).
@@ -102,7 +102,7 @@ class Projects:
             dst = self.base / name
             if dst.exists():
                 shutil.rmtree(dst)
-            generate(dst, ANSWER_SETS[name])
+            generate(dst, ANSWER_SETS[name] if name in ANSWER_SETS else VARIANTS[name])
             self._made[name] = dst
         return self._made[name]
 

@@ -116,7 +116,7 @@ def test_switching_it_on_later_creates_the_folder(tmp_path):
 
     old = {"project_name": "Stock", "service_name": "stock", "module_path": "example.com/stock",
            "with_docker": False, "with_nginx": False, "with_supervisord": False, "with_kubernetes": False,
-           "with_github_actions": False, "database": "none", "redis": False, "with_assets": False}
+           "ci_provider": "none", "database": "none", "redis": False, "with_assets": False}
     got = switched_on_seams.create_switched_on(tmp_path, ROOT, old, {**old, "with_assets": True})
     assert got == ["assets/public/.keep"] and (tmp_path / "assets/public/.keep").is_file()
 

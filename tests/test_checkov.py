@@ -29,7 +29,7 @@ from test_k8s import as_deployment, docs_of
 
 CHECKOV = TOOLS_BIN / "checkov"  # own venv: scripts/bootstrap.d/65-checkov.sh
 CHECKOV_VERSION = "3.3.30"
-SETS = ("default", "orders", "full")
+SETS = ("default", "orders-github", "full")
 OVERLAYS = ("staging", "production")
 FRAMEWORKS = ("kubernetes", "dockerfile", "github_actions")
 # What a digest pin looks like; the value does not matter to the policies.

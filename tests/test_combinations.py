@@ -21,14 +21,17 @@ from test_update import copy_working_tree
 
 # Yes/no answers and their dependants: compose only with docker, a canary only with
 # Kubernetes (and a database server, which the canary needs).
+# `ci` stands for ci_provider: off is none, on alternates between github and gitlab, so both
+# providers meet every other answer without doubling the product.
 FLAGS = ("with_docker", "with_nginx", "with_supervisord", "with_filebeat", "with_kubernetes",
-         "with_github_actions", "redis")
+         "ci", "redis")
 
 
 def combinations() -> list[dict]:
     out = []
-    for values in itertools.product((False, True), repeat=len(FLAGS)):
+    for i, values in enumerate(itertools.product((False, True), repeat=len(FLAGS))):
         base = dict(zip(FLAGS, values))
+        base["ci_provider"] = ("gitlab" if (i // 2) % 2 else "github") if base.pop("ci") else "none"
         # systemd varies with supervisord and Nginx (all four host layouts, each with and
         # without Nginx) instead of doubling the combinations.
         base["with_systemd"] = base["with_supervisord"] != base["with_nginx"]
@@ -62,8 +65,8 @@ IGNORE_FILES = {".gitignore", ".dockerignore"}
 # A project path as texts name them: under one of the project's top folders, or one of
 # its root files. Placeholders (<service>, NAME, *) and URL or host paths are not paths
 # of the project.
-TOP = r"(?:deploy|docs|internal|cmd|migrations|\.github|scripts)"
-ROOT_FILES = r"(?:compose\.yaml|compose\.override\.yaml|Dockerfile|Makefile|\.dockerignore|\.env\.example|\.env|go\.mod|go\.sum|\.golangci\.yml)"
+TOP = r"(?:deploy|docs|internal|cmd|migrations|\.github|\.gitlab|scripts)"
+ROOT_FILES = r"(?:\.gitlab-ci\.yml|compose\.yaml|compose\.override\.yaml|Dockerfile|Makefile|\.dockerignore|\.env\.example|\.env|go\.mod|go\.sum|\.golangci\.yml)"
 PATH_RE = re.compile(rf"(?<![\w/.:@$<-])((?:{TOP}/[\w./-]*[\w-]/?)|{ROOT_FILES})(?![\w/*<-]|\.[\w*{{])")
 # A Go identifier after a package path (internal/service.Settings), a placeholder (NNNNN).
 GO_SYMBOL = re.compile(r"\.[A-Z]\w*$")
@@ -116,8 +119,8 @@ def dangling(project: Path) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answers", COMBINATIONS,
-                         ids=["-".join(k.removeprefix("with_")[:4] for k, v in a.items() if v is True) or "none"
-                              for a in COMBINATIONS])
+                         ids=["-".join([k.removeprefix("with_")[:4] for k, v in a.items() if v is True]
+                                       + [a["ci_provider"]]) for a in COMBINATIONS])
 def test_every_yes_no_combination_renders_with_no_dangling_reference(template_copy, tmp_path, answers):
     project = tmp_path / "p"
     run_copy(src_path=str(template_copy), dst_path=str(project), data=answers, defaults=True, unsafe=True,

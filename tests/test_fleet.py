@@ -74,8 +74,7 @@ DIFFERING: dict[str, dict[str, tuple]] = {
         "shutdown_timeout": (20, 30),
     },
     "p2": {
-        # Generated from 0.2.0, which asks ci_provider (0.1.0 asked with_github_actions,
-        # which the other services recorded: a question 0.2.1 no longer asks is left out).
+        # Answered none (the others took the default, github).
         "ci_provider": ("none", "github"),
         "database": ("none", "sqlite"),
         "description": ("Pay" + GIN, "Example Service" + GIN),

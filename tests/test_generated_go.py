@@ -87,7 +87,7 @@ def test_every_data_combination_is_tidy_and_builds(key, tmp_path):
 
     engine, redis = key.split("-")
     project = generate(tmp_path / key, {"database": engine, "redis": redis == "redis", "go_version": "1.25",
-                                        "with_kubernetes": False, "with_github_actions": False})
+                                        "with_kubernetes": False, "ci_provider": "none"})
     for target in ("tidy-check", "vet", "fmt-check", "lint"):
         run(["make", target], project, timeout=900)
     run(["go", "test", "-count=1", "./..."], project, timeout=900)

@@ -488,7 +488,7 @@ def test_k8s_canary_analysis_asks_prometheus_about_the_canary_only(k8s, overlay)
 def test_k8s_monitoring_namespace_answer_reaches_every_use(tmp_path):
     answers = {"service_name": "billing", "database": "postgres", "k8s_canary": True,
                "k8s_monitoring_namespace": "observability-system", "with_docker": False, "with_supervisord": False,
-               "with_nginx": False, "with_filebeat": False, "with_github_actions": False}
+               "with_nginx": False, "with_filebeat": False, "ci_provider": "none"}
     project = generate(tmp_path / "billing", answers)
     assert dt.load_yaml(project / ".copier-answers.yml")["k8s_monitoring_namespace"] == "observability-system"
     docs = docs_of(kustomize_build(project / "deploy/k8s/overlays/staging"))

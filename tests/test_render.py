@@ -77,7 +77,7 @@ OPTIONAL = {
     "with_supervisord": ["deploy/supervisord"],
     "with_filebeat": ["deploy/filebeat"],
     "with_kubernetes": ["deploy/k8s"],
-    "with_github_actions": [".github"],
+    "ci_provider": [".github"],  # default github, minimal none; gitlab below
 }
 
 
@@ -85,7 +85,7 @@ OPTIONAL = {
 def test_switching_a_feature_off_removes_its_files(projects, answer):
     on = projects("default")
     off = projects("minimal")
-    assert ANSWER_SETS["minimal"].get(answer, False) is False or answer == "with_compose"
+    assert ANSWER_SETS["minimal"].get(answer, False) in (False, "none") or answer == "with_compose"
     for rel in OPTIONAL[answer]:
         assert (on / rel).exists(), f"{rel} missing with {answer} on"
         assert not (off / rel).exists(), f"{rel} present with {answer} off"
@@ -107,6 +107,19 @@ def test_a_logstash_pipeline_only_when_filebeat_ships_to_kafka_or_logstash(proje
     assert (projects("full") / "deploy/logstash/index-template.json").is_file()  # kafka
     assert not (projects("default") / "deploy/logstash").exists()  # Filebeat ships to Elasticsearch
     assert not (projects("minimal") / "deploy/logstash").exists()  # no Filebeat
+
+
+CI_FILES = {"github": [".github"], "gitlab": [".gitlab-ci.yml", ".gitlab/team.yml", ".gitlab/scripts"]}
+
+
+@pytest.mark.parametrize("name", list(ANSWER_SETS))
+def test_ci_provider_generates_its_files_only(projects, name):
+    """Each ci_provider choice brings its own CI files and no other's (none: no CI file)."""
+    project = projects(name)
+    provider = ANSWER_SETS[name].get("ci_provider", "github")
+    for choice, paths in CI_FILES.items():
+        for rel in paths:
+            assert (project / rel).exists() == (choice == provider), f"{rel} with ci_provider={provider}"
 
 
 @pytest.mark.parametrize("line", ["name: {{ service_name }}", "{% if with_nginx %}", "{{cg.env_prefix}}", "x {# note #}"])

@@ -120,7 +120,7 @@ def release_0_2_0(repo: Path) -> None:
     replace_once(repo / "extensions/settings.py", r"validator/v10@v10\.30\.1", "validator/v10@v10.30.2")
     # The template's copies of team-owned files change too: none of it may reach a project.
     edit(t / "internal/api/greetings.go.jinja", '"de": "Hallo"}', '"de": "Hallo", "it": "Ciao"}')
-    gha = t / "{% if with_github_actions %}.github{% endif %}/dependabot.yml.jinja"
+    gha = t / "{% if ci_provider == 'github' %}.github{% endif %}/dependabot.yml.jinja"
     gha.write_text(gha.read_text() + "    open-pull-requests-limit: 3\n")
     edit(k8s_dir(repo) / "team/config.env.jinja", "# No secrets here", "# Release 0.2.0 would say this. No secrets here")
     # Around the data seams: the template's database code changes (it must arrive), the

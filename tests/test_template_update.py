@@ -1,5 +1,5 @@
 """The scheduled template update of a generated service (.github/workflows/template-update.yml)
-and its helper script (.github/scripts/template_update.py).
+and its helper script (.github/scripts/template_update.py, rendered from partials/template_update.py).
 
 Fast tests call the script's functions: which CHANGELOG sections a pull request quotes,
 what its body says, which files the conflict gate finds. Slow tests run the workflow's job
@@ -22,12 +22,12 @@ import pytest
 import yaml
 
 import settings  # noqa: E402 - extensions/ is on sys.path (conftest)
-from answer_sets import ANSWER_SETS
+from answer_sets import ANSWER_SETS, VARIANTS
 from conftest import ROOT, generate
 from test_update import commit_all, copy_working_tree, env, git, new_project, replace_once
 from test_workflows import run_job
 
-SCRIPT = next(ROOT.glob("template/*/scripts/template_update.py"))
+SCRIPT = ROOT / "partials/template_update.py"
 _spec = importlib.util.spec_from_file_location("template_update", SCRIPT)
 tu = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tu)
@@ -179,7 +179,7 @@ def test_the_label_and_the_schedule():
 
 
 def test_the_workflow_is_generated_only_with_github_actions(projects):
-    for name in ("default", "orders", "full"):
+    for name in ("default", "orders-github", "full"):
         project = projects(name)
         wf = yaml.safe_load((project / ".github/workflows/template-update.yml").read_text())
         job = wf["jobs"]["update"]
@@ -196,7 +196,7 @@ def test_the_workflow_is_generated_only_with_github_actions(projects):
 
 UPGRADING_020 = "- UPGRADE-0.2.0: keep-alive connections now wait 75 s; nothing to do by hand."
 UPGRADING_021 = "- UPGRADE-0.2.1: CI jobs may take 25 minutes; nothing to do by hand."
-WORKFLOWS_DIR = "template/{% if with_github_actions %}.github{% endif %}/workflows"
+WORKFLOWS_DIR = "template/{% if ci_provider == 'github' %}.github{% endif %}/workflows"
 
 
 def add_changelog_release(repo: Path, version: str, upgrading: str) -> None:
@@ -417,7 +417,7 @@ def conflicting_edit(project: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.xdist_group("template-update-conflict")
 def test_a_conflicted_update_is_a_draft_with_a_label_a_failing_status_and_a_failing_run(template_repo, tmp_path):
-    service = Service(template_repo, tmp_path, ANSWER_SETS["orders"], edit=conflicting_edit)
+    service = Service(template_repo, tmp_path, VARIANTS["orders-github"], edit=conflicting_edit)
     result = service.run()
     assert result["failed"] == "Fail while the pull request needs a human", result["stdout"][-4000:]
     assert f"make deps env-example {' '.join(settings.CI_MAKE_TARGETS)}" in result["skipped"]
@@ -501,7 +501,7 @@ def test_the_workflow_on_a_simulated_fleet_names_the_conflicted_file_only_where_
     for s in fleet.services:
         if not (s.path / ".github/workflows/template-update.yml").exists():
             recorded = yaml.safe_load((s.path / ".copier-answers.yml").read_text())
-            assert recorded.get("with_github_actions", recorded.get("ci_provider")) in (False, "none"), s.name
+            assert recorded["ci_provider"] in ("none", "gitlab"), s.name
             continue
         service = Service(None, tmp_path / f"gh-{s.name}", project=s.path)
         service.patch = cheaper_checks

@@ -30,7 +30,8 @@ with the answers the update recorded:
    `make check` (format, vet, tidy, lint, tests) for a direction of `database` and of
    `redis`, `go test` for their other switches and `with_assets`'s; kustomize builds every overlay, compose's config loads and gives each container
    the variables a fresh copy gives it (no more, no fewer), `nginx -t` accepts the Nginx
-   configuration with the team's location, actionlint the workflows. (go build and go vet
+   configuration with the team's location, actionlint the workflows, check-jsonschema
+   GitLab's pipeline. (go build and go vet
    are not run again when every Go input is byte-identical to a state where they passed:
    most deployment switches change no Go file.)
 
@@ -496,7 +497,9 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
             off("with_supervisord"), back("with_supervisord"),
             off("with_systemd"), back("with_systemd"),
             off("with_docker"), back("with_docker"),
-            off("with_github_actions"), back("with_github_actions"),
+            Step("ci_provider", "github->gitlab", {"ci_provider": "gitlab"}),
+            Step("ci_provider", "gitlab->none", {"ci_provider": "none"}),
+            Step("ci_provider", "none->github", {"ci_provider": "github"}, restores=True),
             # Go code too (internal/static, assets/embed.go): `make update`, then go test.
             Step("with_assets", "on->off", {"with_assets": False}, make_update=True),
             Step("with_assets", "off->on", {"with_assets": True}, make_update=True, restores=True),
@@ -517,7 +520,7 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
     "off": (
         {
             "with_docker": False, "with_nginx": False, "with_supervisord": False,
-            "with_kubernetes": False, "with_github_actions": False, "database": "none", "redis": False,
+            "with_kubernetes": False, "ci_provider": "none", "database": "none", "redis": False,
             "with_assets": False,
         },
         [
@@ -531,7 +534,7 @@ CHAINS: dict[str, tuple[dict, list[Step]]] = {
             # compose needs Docker: it stays off here, and goes on next.
             Step("with_docker", "off->on", {"with_docker": True, "with_compose": False}),
             Step("with_compose", "off->on", {"with_compose": True}),
-            Step("with_github_actions", "off->on", {"with_github_actions": True}),
+            Step("ci_provider", "none->gitlab", {"ci_provider": "gitlab"}),
             Step("database", "none->sqlite", {"database": "sqlite"}, after=wire_database,
                  make_update=True, make_check=True),
             Step("redis", "off->on", {"redis": True}, after=wire_redis, make_update=True),
@@ -681,6 +684,11 @@ def project_checks(
         check("nginx -t", nginx)
     if (project / ".github/workflows").is_dir():
         check("actionlint", cmd(TOOLS_BIN / "actionlint", "-shellcheck=", "-pyflakes="))
+    if (project / ".gitlab-ci.yml").is_file():
+        # The pipeline and the team's file it includes, against GitLab's schema.
+        files = [".gitlab-ci.yml", *([".gitlab/team.yml"] if (project / ".gitlab/team.yml").is_file() else [])]
+        check("check-jsonschema gitlab-ci", cmd(Path(sys.executable).parent / "check-jsonschema", "--builtin-schema",
+                                                "vendor.gitlab-ci", *files))
 
 
 def run_chain(name: str, release: Path, base: Path, shell: Shell) -> dict[str, Outcome]:
@@ -889,7 +897,7 @@ SEAMS_MIGRATION = _load_migration("switched_on_seams")
 BASE_ANSWERS = {
     "project_name": "Stock", "service_name": "stock", "module_path": "example.com/stock",
     "with_docker": False, "with_nginx": False, "with_supervisord": False, "with_kubernetes": False,
-    "with_github_actions": False, "database": "none", "redis": False, "with_assets": False,
+    "ci_provider": "none", "database": "none", "redis": False, "with_assets": False,
 }
 
 
@@ -905,7 +913,8 @@ BASE_ANSWERS = {
         ({"with_supervisord": True}, {"deploy/supervisord/stock.env"}),
         ({"with_systemd": True}, {"deploy/systemd/stock.env"}),
         ({"with_systemd": True, "with_supervisord": True}, {"deploy/supervisord/stock.env"}),
-        ({"with_github_actions": True}, {".github/dependabot.yml"}),
+        ({"ci_provider": "github"}, {".github/dependabot.yml"}),
+        ({"ci_provider": "gitlab"}, {".gitlab/team.yml"}),
         ({"with_nginx": True}, set()),  # http.d/ and locations.d/ need no file
         ({"with_assets": True}, {"assets/public/.keep"}),  # assets/embed.go embeds public/
         # The example resource and its migration are the team's code: never added.

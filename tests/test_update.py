@@ -3,9 +3,12 @@
 The module makes a temporary git clone of this template's working tree (uncommitted
 changes included) and tags it 0.1.0. On top it commits what a real next release looks
 like and tags it 0.2.0: a changed file (a server default in extensions/settings.py), a new
-file, a moved file, a changed question default, and the planned answer change
-`with_github_actions` -> `ci_provider` whose migration (extensions/migrations/to_0_2_0.py)
-is registered in copier.yml. A small 0.2.1 follows to check that migrations run once.
+file, a moved file, a changed question default. A small 0.2.1 follows to check that
+migrations run once.
+
+The answer change `with_github_actions` -> `ci_provider` (extensions/migrations/to_0_2_0.py)
+is in the working tree itself: it is proven on a real update from the recorded release
+0.1.0, which asked with_github_actions, to the working tree tagged as the next release.
 
 Projects are generated from 0.1.0 with the copier CLI, put under git, edited the way a team
 edits them, committed, and updated with `copier update`. Then the project's own checks run:
@@ -112,41 +115,12 @@ def replace_once(path: Path, pattern: str, replacement: str, flags: int = 0) -> 
     path.write_text(new)
 
 
-CI_PROVIDER_QUESTION = """\
-ci_provider:
-  type: str
-  help: Which CI system the generated workflows target
-  choices:
-    GitHub Actions (CI, image build, deploy, Dependabot): github
-    None: none
-  default: github
-"""
-CI_EXPR = "(ci_provider == 'github')"
-
-
 def release_0_2_0(repo: Path) -> None:
     """What the next release changes, as a template developer would commit it."""
     # Changed file: a server default. The Go config's default is rendered from it.
     replace_once(repo / "extensions/settings.py", r"HTTP_IDLE_TIMEOUT_S = 60\b", "HTTP_IDLE_TIMEOUT_S = 75")
     # Changed question default: recorded answers must win over it.
     replace_once(repo / "copier.yml", r"(\nshutdown_timeout:\n(?:  .*\n)*?  default: )20\n", r"\g<1>30\n")
-    # The planned 0.2.0 answer change: the with_github_actions yes/no becomes ci_provider.
-    replace_once(repo / "copier.yml", r"\nwith_github_actions:\n(?:  .*\n)+", "\n" + CI_PROVIDER_QUESTION)
-    for path in [repo / "copier.yml", *sorted((repo / "template").rglob("*"))]:
-        if path.is_file() and "with_github_actions" in path.read_text(errors="replace"):
-            lines = path.read_text().splitlines(keepends=True)
-            path.write_text("".join(
-                line if line.lstrip().startswith("#") else line.replace("with_github_actions", CI_EXPR)
-                for line in lines
-            ))
-    for path in sorted((repo / "template").rglob("*"), key=lambda p: -len(p.parts)):
-        if "with_github_actions" in path.name:
-            path.rename(path.with_name(path.name.replace("with_github_actions", CI_EXPR)))
-    leftovers = [
-        p for p in (repo / "extensions").rglob("*.py")
-        if "with_github_actions" in p.read_text() and "migrations" not in p.parts
-    ]
-    assert not leftovers, f"release_0_2_0 must also rename with_github_actions in {leftovers}"
     # New file.
     (repo / "template/docs/troubleshooting.md").write_text(
         "<!-- Managed by copier-gin: take template improvements with `make update`. -->\n"
@@ -489,21 +463,22 @@ def test_update_brings_release_and_keeps_team_edits(releases, tmp_path, name):
     commit_all(project, "Team work: stock endpoint, README, .env, drop a deploy file")
 
     result = update(project, "0.2.0")
+    # The 0.2.0 migration runs once, with nothing to do: the working tree asks ci_provider.
     assert result.stderr.count(MIGRATION_TAG) + result.stdout.count(MIGRATION_TAG) == 1
 
     after = answers_of(project)
     # The answers file records the new version and keeps every recorded answer.
     assert after["_commit"] == "0.2.0"
     for key, value in before.items():
-        if not key.startswith("_") and key != "with_github_actions":
+        if not key.startswith("_"):
             assert after[key] == value, key
     # Changed question default (shutdown_timeout 20 -> 30) did not override the answer.
     assert after["shutdown_timeout"] == ANSWER_SETS[name].get("shutdown_timeout", 20)
-    # Migrated answer.
-    assert "with_github_actions" not in after
-    had_actions = ANSWER_SETS[name].get("with_github_actions", True)
-    assert after["ci_provider"] == ("github" if had_actions else "none")
-    assert (project / ".github").is_dir() == had_actions
+    # The CI answer and its files (the migration from with_github_actions: tests below).
+    provider = ANSWER_SETS[name].get("ci_provider", "github")
+    assert after["ci_provider"] == provider
+    assert (project / ".github").is_dir() == (provider == "github")
+    assert (project / ".gitlab-ci.yml").is_file() == (provider == "gitlab")
 
     # The template's change arrived: changed default, new file, moved file.
     config = (project / "internal/config/config.go").read_text()
@@ -514,8 +489,8 @@ def test_update_brings_release_and_keeps_team_edits(releases, tmp_path, name):
 
     assert_team_edits_survived(project, expect)
     assert conflict_files(project) == []
-    if had_actions:
-        assert_ci_runs_check_conflicts(project)
+    if provider != "none":
+        assert_ci_runs_check_conflicts(project, provider)
     sh(["make", "check-conflicts"], project)
     go_checks(project)
     # Nothing else is left for the team to clean up: the update is one reviewable commit.
@@ -523,8 +498,12 @@ def test_update_brings_release_and_keeps_team_edits(releases, tmp_path, name):
     assert git(project, "status", "--porcelain").stdout == ""
 
 
-def assert_ci_runs_check_conflicts(project: Path) -> None:
+def assert_ci_runs_check_conflicts(project: Path, provider: str = "github") -> None:
     """The generated CI runs `make ... check-conflicts` on every push and pull request."""
+    if provider == "gitlab":
+        pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        assert re.match(r"make\b.*\bcheck-conflicts\b", pipeline["go"]["script"][0]), pipeline["go"]
+        return
     workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
     triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
     assert "push" in triggers and "pull_request" in triggers
@@ -645,51 +624,99 @@ def test_update_refuses_a_dirty_project(releases, tmp_path):
     assert not (project / "docs/troubleshooting.md").exists()
 
 
-def test_migration_runs_exactly_once(releases, tmp_path):
-    # minimal answered with_github_actions=false; ci_provider's default is github, so only
-    # the migration keeps the project without workflows.
-    assert ANSWER_SETS["minimal"]["with_github_actions"] is False
-    project = new_project(releases, tmp_path / "once", ANSWER_SETS["minimal"])
+# --------------------------------------------------------------------------- the 0.2.0 migration
+
+# The answers 0.1.0 asked: with_github_actions, not ci_provider.
+ANSWERS_0_1_0 = {
+    "off": {**{k: v for k, v in ANSWER_SETS["minimal"].items() if k != "ci_provider"}, "with_github_actions": False},
+    "on": {"with_github_actions": True},
+}
+
+
+@pytest.fixture(scope="module")
+def recorded_releases(tmp_path_factory) -> tuple[Path, str, str]:
+    """A template repository: release 0.1.0 as recorded in pyproject.toml (it asked
+    with_github_actions), the working tree tagged as the next release (it asks ci_provider,
+    its copier.yml registers the migration), and a patch release after it."""
+    from packaging.version import Version
+    from test_release_updates import NEXT, releases_repo
+
+    repo = releases_repo(tmp_path_factory.mktemp("recorded-releases") / "repo", "0.1.0")
+    assert Version(NEXT) >= Version("0.2.0"), NEXT
+    patch = f"{Version(NEXT).major}.{Version(NEXT).minor}.{Version(NEXT).micro + 1}"
+    (repo / "template/docs/troubleshooting.md").write_text("# Troubleshooting\n\n`make help` lists every target.\n")
+    commit_all(repo, f"Release {patch}")
+    git(repo, "tag", "-a", patch, "-m", patch)
+    return repo, NEXT, patch
+
+
+@pytest.mark.parametrize(("old", "provider"), [("off", "none"), ("on", "github")])
+def test_with_github_actions_becomes_ci_provider_on_a_real_update(recorded_releases, tmp_path, old, provider):
+    """A service generated by 0.1.0 keeps its CI choice: with_github_actions false stays without
+    any CI file (ci_provider's default is github: only the migration keeps it so), true
+    becomes github."""
+    repo, new, _ = recorded_releases
+    project = new_project(repo, tmp_path / old, ANSWERS_0_1_0[old])
+    assert answers_of(project)["with_github_actions"] is (old == "on")
+    assert (project / ".github").is_dir() is (old == "on")
+
+    result = update(project, new)
+    out = result.stdout + result.stderr
+    assert out.count(MIGRATION_TAG) == 1
+    assert f"with_github_actions: {old == 'on'} -> ci_provider: {provider}" in out
+    after = answers_of(project)
+    assert "with_github_actions" not in after and after["ci_provider"] == provider
+    assert (project / ".github").is_dir() is (provider == "github")
+    if provider == "github":
+        assert (project / ".github/workflows/ci.yml").is_file()
+    assert not (project / ".gitlab-ci.yml").exists() and not (project / ".gitlab").exists()
+    assert conflict_files(project) == []
+    sh(["make", "check-conflicts"], project)
+
+
+def test_migration_runs_exactly_once(recorded_releases, tmp_path):
+    repo, new, patch = recorded_releases
+    project = new_project(repo, tmp_path / "once", ANSWERS_0_1_0["off"])
     outputs = []
 
-    first = update(project, "0.2.0")
+    first = update(project, new)
     outputs.append(first.stdout + first.stderr)
     assert "with_github_actions: False -> ci_provider: none" in outputs[0]
     assert answers_of(project)["ci_provider"] == "none"
-    assert not (project / ".github").exists()
-    commit_all(project, "Update to 0.2.0")
+    commit_all(project, f"Update to {new}")
 
     # The second update goes through the project's own `make update`, as a team runs it.
-    second = sh(["make", "update", "UPDATE_ARGS=--defaults --vcs-ref 0.2.1"], project)
+    second = sh(["make", "update", f"UPDATE_ARGS=--defaults --vcs-ref {patch}"], project, timeout=900)
     outputs.append(second.stdout + second.stderr)
     assert "copier update --trust" in second.stdout and "no conflict markers" in second.stdout
-    assert answers_of(project)["_commit"] == "0.2.1"
+    assert answers_of(project)["_commit"] == patch
     assert answers_of(project)["ci_provider"] == "none"
-    assert not (project / ".github").exists()
-    commit_all(project, "Update to 0.2.1")
+    assert not (project / ".github").exists() and not (project / ".gitlab-ci.yml").exists()
+    commit_all(project, f"Update to {patch}")
 
     # Updating to the version it is already on runs nothing either.
-    third = update(project, "0.2.1")
+    third = update(project, patch)
     outputs.append(third.stdout + third.stderr)
     assert [out.count(MIGRATION_TAG) for out in outputs] == [1, 0, 0]
 
 
-def test_without_the_migration_the_update_would_add_workflows(releases, tmp_path):
-    """Control: the same 0.2.0 without its migration silently turns GitHub Actions back on."""
+def test_without_the_migration_the_update_would_add_workflows(recorded_releases, tmp_path):
+    """Control: the same release without its migration silently turns GitHub Actions back on."""
+    repo, new, _ = recorded_releases
     variant = tmp_path / "no-migration"
-    shutil.copytree(releases, variant)
-    git(variant, "checkout", "-q", "0.2.0")
+    shutil.copytree(repo, variant)
+    git(variant, "checkout", "-q", new)
     config = variant / "copier.yml"
     text = config.read_text()
     start = text.index("\n_migrations:\n")
     end = text.index("\n# ----", start)
     config.write_text(text[:start] + text[end:])
-    commit_all(variant, "0.2.0 without its migration")
-    git(variant, "tag", "-f", "-a", "0.2.0", "-m", "0.2.0 without its migration")
+    commit_all(variant, f"{new} without its migration")
+    git(variant, "tag", "-f", "-a", new, "-m", f"{new} without its migration")
 
-    project = new_project(variant, tmp_path / "lost", ANSWER_SETS["minimal"])
+    project = new_project(variant, tmp_path / "lost", ANSWERS_0_1_0["off"])
     assert not (project / ".github").exists()
-    result = update(project, "0.2.0")
+    result = update(project, new)
     assert MIGRATION_TAG not in result.stdout + result.stderr
     assert answers_of(project)["ci_provider"] == "github"
     assert (project / ".github/workflows/ci.yml").is_file()
@@ -709,10 +736,10 @@ def test_check_update_reports_newer_release(releases, tmp_path):
     quiet = copier(project, "check-update", "--quiet", check=False)
     assert quiet.returncode == 2
 
-    # Straight from 0.1.0 to 0.2.1 crosses 0.2.0: its migration runs, once.
+    # Straight from 0.1.0 to 0.2.1 crosses 0.2.0: its migration runs, once (nothing to do).
     result = update(project, "0.2.1")
     assert (result.stdout + result.stderr).count(MIGRATION_TAG) == 1
-    assert answers_of(project)["ci_provider"] == "github"
+    assert answers_of(project)["ci_provider"] == "gitlab"
     commit_all(project, "Update to 0.2.1")
     report = check_update(project)
     assert report["update_available"] is False

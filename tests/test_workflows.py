@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "extensions"))
 import naming  # noqa: E402
 import settings  # noqa: E402
 
-GHA_SETS = ("default", "orders", "full")
+GHA_SETS = ("default", "orders-github", "full")
 VENV_BIN = Path(sys.executable).parent
 YAMLLINT_CONFIG = "{extends: default, rules: {truthy: {check-keys: false}, line-length: {max: 120}}}"
 # Every action the generated workflows use: the commit each release tag points to.
@@ -429,7 +429,7 @@ def test_image_workflow(projects, name):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("workflows")
-@pytest.mark.parametrize("name", ("default", "orders"))
+@pytest.mark.parametrize("name", ("default", "orders-github"))
 def test_image_push_waits_for_registry_credentials(projects, name, tmp_path):
     """The first push of a new repository to a registry other than GHCR: no credentials yet.
     The image is built, a notice says what to set, nothing is pushed and so nothing deployed;

@@ -5,7 +5,8 @@ Team-owned paths are left out of every update's render (`_exclude` in copier.yml
 the template's manifests but not `deploy/k8s/team/`, which both overlays include:
 kustomize would not build. The same holds for compose (`deploy/compose/app.env` and the
 `*.secrets.env.example` files compose.yaml reads), supervisord or systemd (`deploy/supervisord/
-<service>.env`, `deploy/systemd/<service>.env`), GitHub Actions (`.github/dependabot.yml`) and embedded assets
+<service>.env`, `deploy/systemd/<service>.env`), GitHub Actions (`.github/dependabot.yml`), GitLab CI
+(`.gitlab/team.yml`, which `.gitlab-ci.yml` includes) and embedded assets
 (`assets/public/`, which `assets/embed.go` embeds: without it the service does not compile).
 
 Copier runs this script after every update (`when: after`, no `version`), in the project's
@@ -41,7 +42,7 @@ from to_0_2_0_seams import _context, arguments, render_file, rendered_files  # n
 TAG = "copier-gin: switched on"
 # Seams the template's own files read or embed (rendered paths, relative to the project).
 SEAM = re.compile(
-    r"^(deploy/compose/[^/]+|deploy/(?:supervisord|systemd)/[^/]+\.env|deploy/k8s/team/.+|\.github/dependabot\.yml"
+    r"^(deploy/compose/[^/]+|deploy/(?:supervisord|systemd)/[^/]+\.env|deploy/k8s/team/.+|\.github/dependabot\.yml|\.gitlab/team\.yml"
     r"|assets/public/.+)$"  # with_assets: go:embed needs a file in the team's folder
 )
 

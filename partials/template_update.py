@@ -1,5 +1,7 @@
 # Managed by copier-gin: take template improvements with `make update`.
-"""The steps of .github/workflows/template-update.yml that need more than a shell line.
+"""The steps of the scheduled template update that need more than a shell line: the
+template-update workflow on GitHub Actions, the template-update job of the GitLab pipeline.
+copier-gin renders this one file for either provider.
 
     template_update.py conflicts [DIR]
         Lists every unresolved conflict of an update in DIR (default: .): files git holds
@@ -12,6 +14,12 @@
         Prints the pull request's body (Markdown): from which release to which, the
         CHANGELOG's Upgrading section of every release crossed, the files changed and the
         conflicted ones.
+    template_update.py gitlab-merge-request --api URL --project ID --branch B --target B
+                            --title T --body FILE --label L --sha SHA --needs-human true|false
+        Opens the merge request of branch B into B (or refreshes the open one) through the
+        GitLab API with the token in TEMPLATE_UPDATE_TOKEN: a draft with the label L when a
+        human must finish it, ready without it otherwise; sets the commit status
+        template-update on SHA. Exits 1 while it needs a human.
 
 Only the standard library, and `packaging` when it is there (Copier brings it), so the
 workflow runs it with the Python that runs Copier. copier-gin's fleet tool uses the same
@@ -167,6 +175,49 @@ def body(old: str, new: str, changelog: str | None, changed: list[str], conflict
     return "\n".join(lines).rstrip() + "\n"
 
 
+# --------------------------------------------------------------------------- GitLab
+
+
+def gitlab_request(api: str, token: str, method: str, path: str, data: dict | None = None):
+    """One GitLab API call; the decoded JSON answer."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        api.rstrip("/") + path, method=method,
+        data=json.dumps(data).encode() if data is not None else None,
+        headers={"PRIVATE-TOKEN": token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read() or b"null")
+
+
+def gitlab_merge_request(api: str, token: str, project: str, branch: str, target: str, title: str,
+                         body_text: str, label: str, sha: str, needs_human: bool) -> str:
+    """Open or refresh the merge request of `branch`; a draft with `label` when it needs a
+    human. Returns its web URL."""
+    from urllib.parse import quote
+
+    base = f"/projects/{quote(str(project), safe='')}"
+    title = ("Draft: " if needs_human else "") + title
+    found = gitlab_request(api, token, "GET", f"{base}/merge_requests?state=opened&source_branch={quote(branch)}")
+    labels = {"add_labels": label} if needs_human else {"remove_labels": label}
+    if found:
+        mr = gitlab_request(api, token, "PUT", f"{base}/merge_requests/{found[0]['iid']}",
+                            {"title": title, "description": body_text, **labels})
+    else:
+        mr = gitlab_request(api, token, "POST", f"{base}/merge_requests", {
+            "source_branch": branch, "target_branch": target, "title": title, "description": body_text,
+            "labels": label if needs_human else "", "remove_source_branch": True,
+        })
+    gitlab_request(api, token, "POST", f"{base}/statuses/{sha}", {
+        "state": "failed" if needs_human else "success", "name": "template-update",
+        "description": "needs a human: conflicts or failing checks" if needs_human
+        else "merged cleanly, checks passed",
+    })
+    return str(mr.get("web_url", ""))
+
+
 def _read_list(path: str | None) -> list[str]:
     if not path:
         return []
@@ -188,7 +239,25 @@ def main(argv: list[str]) -> int:
     b.add_argument("--conflicts")
     b.add_argument("--checks", choices=["passed", "failed", "skipped"], default="skipped")
     b.add_argument("--run", default="")
+    g = sub.add_parser("gitlab-merge-request")
+    for name in ("api", "project", "branch", "target", "title", "body", "label", "sha"):
+        g.add_argument(f"--{name}", required=True)
+    g.add_argument("--needs-human", choices=["true", "false"], required=True)
     args = parser.parse_args(argv)
+    if args.command == "gitlab-merge-request":
+        import os
+
+        token = os.environ.get("TEMPLATE_UPDATE_TOKEN", "")
+        if not token:
+            print("TEMPLATE_UPDATE_TOKEN is not set", file=sys.stderr)
+            return 2
+        needs_human = args.needs_human == "true"
+        url = gitlab_merge_request(args.api, token, args.project, args.branch, args.target, args.title,
+                                   Path(args.body).read_text(), args.label, args.sha, needs_human)
+        print(f"merge request: {url}")
+        if needs_human:
+            print("template update needs a human: see the merge request's description", file=sys.stderr)
+        return 1 if needs_human else 0
     if args.command == "conflicts":
         found = conflicts(Path(args.dir))
         for rel in found:
