@@ -43,6 +43,8 @@ WAIVERS: tuple[tuple[str, str, str], ...] = (
     ("CKV_K8S_11", "k8s/*.yaml", "no CPU limit on purpose: CFS throttling hurts latency; CPU is requested, memory limited"),
     ("CKV_K8S_35", "k8s/*.yaml", "config is environment variables (docs/architecture.md); the optional Secret comes by envFrom"),
     ("CKV_GHA_7", ".github/workflows/deploy.yml", "deploy.yml builds nothing: its manual inputs pick an environment and a built digest"),
+    ("CKV_GHA_7", ".github/workflows/deploy-host.yml", "deploy-host.yml's manual inputs pick an environment and deploy "
+     "or rollback; the binary is built from the selected ref alone, with no input reaching the build"),
 )
 # checkov 3.3.30's bundled workflow schema rejects an expression in `cancel-in-progress`
 # (its oneOf matches both `expressionSyntax` and `string`), valid on GitHub and to actionlint,
