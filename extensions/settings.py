@@ -698,6 +698,7 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
     ports = cg["upstream_ports"]
     log_dir = f"/var/log/{service}"
     network = compose_network(service)
+    managers = hostunits.managers(answers)
     host = {
         "install_dir": f"/opt/{service}",
         "bin_path": f"/opt/{service}/bin/{cg['binary']}",
@@ -730,9 +731,9 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         "secrets_env_file": f"/etc/{service}/secrets.env",
         # The process managers generated (supervisord, systemd: either runs the instances
         # on a host), and the team's committed file installed as env_file.
-        "managers": hostunits.managers(answers),
-        "managed": bool(hostunits.managers(answers)),
-        "manager_dirs": [f"deploy/{m}" for m in hostunits.managers(answers)],
+        "managers": managers,
+        "managed": bool(managers),
+        "manager_dirs": [f"deploy/{m}" for m in managers],
         "team_env": hostunits.team_env_source(service, answers),
     }
     nginx = {
