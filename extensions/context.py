@@ -50,6 +50,7 @@ class Validators(Extension):
                 "cg_validate_service_name": naming.validate_service_name,
                 "cg_validate_module_path": naming.validate_module_path,
                 "cg_validate_go_version": naming.validate_go_version,
+                "cg_validate_framework": settings.framework.validate_framework,
                 "cg_validate_port": naming.validate_port,
                 "cg_validate_http_port": settings.validate_http_port,
                 "cg_validate_int_range": naming.validate_int_range,

@@ -31,6 +31,7 @@ naming = _sibling("naming")
 observability = _sibling("observability")
 monitoring = _sibling("monitoring")
 hostunits = _sibling("hostunits")
+framework = _sibling("framework")
 logstash = _sibling("logstash")
 
 # HTTP server timeouts of the generated service, in seconds. The Go config's defaults
@@ -185,7 +186,6 @@ REQUIRED_ANSWERS = ("service_name", "http_port", "shutdown_timeout", "owner")
 # team's once generated: `make deps` raises it to at least these on `make update`).
 GO_REQUIRES = (
     "github.com/caarlos0/env/v11@v11.4.1",
-    "github.com/gin-gonic/gin@v1.12.0",
     "github.com/go-playground/validator/v10@v10.30.1",
     # Metrics (internal/metrics, internal/admin) and tracing (internal/tracing): the
     # newest releases whose `go` directive is at most the oldest supported Go (1.25).
@@ -279,11 +279,13 @@ GOMOD_DIR = Path(__file__).resolve().with_name("gomod")
 
 def gomod_key(answers: Mapping[str, Any]) -> str:
     engine = str(answers.get("database") or "none")
-    return f"{engine}-{'redis' if answers.get('redis') else 'noredis'}"
+    key = f"{engine}-{'redis' if answers.get('redis') else 'noredis'}"
+    return key if framework.name(answers) == "gin" else f"{framework.name(answers)}-{key}"
 
 
 def gomod_keys() -> list[str]:
-    return [f"{engine}-{r}" for engine in ("none", *DATABASES) for r in ("noredis", "redis")]
+    return [("" if fw == "gin" else f"{fw}-") + f"{engine}-{r}"
+            for fw in framework.FRAMEWORKS for engine in ("none", *DATABASES) for r in ("noredis", "redis")]
 
 
 def gomod_lock(key: str) -> tuple[list[tuple[str, str]], str]:
@@ -598,6 +600,11 @@ NGINX_MAX_FAILS = 3
 NGINX_FAIL_TIMEOUT_S = 10
 NGINX_NEXT_UPSTREAM_TRIES = 3
 NGINX_KEEPALIVE_CONNECTIONS = 32
+# Shared memory for the upstream group's run-time state: without it every Nginx worker
+# counts connections (least_conn) and failures (max_fails) on its own, so a worker that has
+# not yet seen an instance hang still sends it new requests. 64 KiB holds far more servers
+# than a host runs.
+NGINX_UPSTREAM_ZONE = "64k"
 STATIC_PREFIX = "/static/"
 ACME_PREFIX = "/.well-known/acme-challenge/"
 ACME_WEBROOT = "/var/www/letsencrypt"
@@ -767,6 +774,7 @@ def one_host(cg: Mapping[str, Any], answers: Mapping[str, Any]) -> dict[str, Any
         # so Nginx never reuses a connection the app is closing.
         "keepalive_timeout_s": cg["idle_timeout_s"] // 2,
         "keepalive": NGINX_KEEPALIVE_CONNECTIONS,
+        "zone_size": NGINX_UPSTREAM_ZONE,
         "max_fails": NGINX_MAX_FAILS,
         "fail_timeout_s": NGINX_FAIL_TIMEOUT_S,
         "next_upstream_tries": NGINX_NEXT_UPSTREAM_TRIES,
@@ -932,7 +940,7 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
         ("LOG_FLUSH_INTERVAL", LOG_FLUSH_INTERVAL, "While requests overlap, log lines are written together, at most this "
          "long after they are logged (a crash loses at most this much; a graceful shutdown nothing); "
          "a line logged while no request is in flight is written at once. 0: every line at once."),
-        ("GIN_MODE", "release", "release, debug or test."),
+        *framework.settings(answers),
         ("TRUSTED_PROXIES", "", "Comma-separated IPs/CIDRs of proxies allowed to set the client IP; empty trusts none."),
         ("ADMIN_HOST", "", "Interface the admin listener (metrics, pprof) listens on; empty means all interfaces."),
         ("ADMIN_PORT", str(observability.ADMIN_PORT), f"TCP port of the admin listener: {observability.METRICS_PATH} "
@@ -953,6 +961,12 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     out["config_fields"] = [
         {"key": key, "var": f"{prefix}_{key}", "default": default, "doc": doc} for key, default, doc in fields
     ]
+    # The framework's own settings: the Go config and .env.example list them, the deployment
+    # files never (they render the same for every framework; each default is what they need).
+    out["deploy_config_defaults"] = {
+        key: default for key, default, _ in fields if key not in {k for k, _, _ in framework.settings(answers)}
+    }
+    out["http"] = framework.http(answers)
     out["assets"] = assets(answers)
     out.update(one_host(out, answers))
     out["systemd"] = hostunits.systemd(out, answers)
@@ -983,9 +997,10 @@ def derive(answers: Mapping[str, Any]) -> dict[str, Any]:
     data_values = data(answers, service, prefix)
     out["db"], out["redis"] = data_values["db"], data_values["redis"]
     out["run_defaults"] = data_values["run_defaults"]
-    out["go_requires"] = list(GO_REQUIRES + data_values["data_go_requires"])
+    go_requires = framework.go_requires(answers) + GO_REQUIRES
+    out["go_requires"] = list(go_requires + data_values["data_go_requires"])
     out["go_mod_requires"] = sorted(
-        [tuple(r.split("@")) for r in GO_REQUIRES + data_values["data_go_requires"] + GO_EXAMPLE_REQUIRES
+        [tuple(r.split("@")) for r in go_requires + data_values["data_go_requires"] + GO_EXAMPLE_REQUIRES
          + data_values["data_go_example_requires"]]
     )
     out["data_deploy"] = data_deploy(out)

@@ -218,6 +218,8 @@ def test_nginx_hardening(projects, name):
     upstream = http.one("upstream")
     assert upstream.args == [cg["nginx"]["upstream"]]
     assert upstream.find("least_conn") and upstream.one("keepalive")
+    # least_conn and max_fails only work across workers with the state in shared memory.
+    assert upstream.one("zone").args == [cg["nginx"]["upstream"], cg["nginx"]["zone_size"]]
     assert all("max_fails=" in " ".join(s.args) and "fail_timeout=" in " ".join(s.args) for s in upstream.find("server"))
     location = next(d for d in tls.find("location") if d.args == ["/"])
     set_headers = {d.args[0]: d.args[1] for d in location.find("proxy_set_header")}
