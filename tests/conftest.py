@@ -121,7 +121,7 @@ def built(projects, tmp_path_factory):
         if name not in cache:
             project = projects(name)
             run(["make", "build", "VERSION=1.2.3-test", "COMMIT=abc1234", "DATE=2026-01-02T03:04:05Z"], project)
-            binary = project / "bin" / str(ANSWER_SETS[name].get("service_name", "example-service"))
+            binary = project / "bin" / str({**ANSWER_SETS, **VARIANTS}[name].get("service_name", "example-service"))
             assert binary.is_file(), list((project / "bin").iterdir())
             # A copy of its own: other tests run make build (without these flags) and
             # make build-all in the same project.
@@ -135,7 +135,7 @@ def built(projects, tmp_path_factory):
 
 def engine_of(name: str) -> str:
     """The `database` answer of an answer set (sqlite when it keeps the default)."""
-    return str(ANSWER_SETS[name].get("database", "sqlite"))
+    return str({**ANSWER_SETS, **VARIANTS}[name].get("database", "sqlite"))
 
 
 def data_env(request, name: str, prefix: str, workdir: Path) -> dict[str, str]:
@@ -152,6 +152,6 @@ def data_env(request, name: str, prefix: str, workdir: Path) -> dict[str, str]:
         }[engine]()
         env[f"{prefix}_DATABASE_URL"] = url
         env[f"{prefix}_DATABASE_MIGRATE_ON_START"] = "true"
-    if ANSWER_SETS[name].get("redis"):
+    if {**ANSWER_SETS, **VARIANTS}[name].get("redis"):
         env[f"{prefix}_REDIS_URL"] = request.getfixturevalue("redis_url")
     return env

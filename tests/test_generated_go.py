@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from answer_sets import ANSWER_SETS
+from answer_sets import ANSWER_SETS, VARIANTS
+
+# Every answer set, and the defaults on the second framework.
+GO_SETS = {**ANSWER_SETS, "default-echo": VARIANTS["default-echo"]}
 from conftest import run
 
 # The targets the generated CI runs (vuln needs the online vulnerability database).
@@ -21,7 +24,7 @@ def digest(project, *names):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(ANSWER_SETS))
+@pytest.mark.parametrize("name", list(GO_SETS))
 def test_make_checks_pass_without_tidy(projects, name, request):
     request.node.add_marker(pytest.mark.xdist_group(f"go-{name}"))
     project = projects(name)
@@ -74,7 +77,7 @@ def _untested_combinations() -> list[str]:
     """The data-answer combinations (go.mod/go.sum locks) no answer set above generates."""
     import settings
 
-    covered = {settings.gomod_key(answers) for answers in ANSWER_SETS.values()}
+    covered = {settings.gomod_key(answers) for answers in GO_SETS.values()}
     return [key for key in settings.gomod_keys() if key not in covered]
 
 
@@ -85,8 +88,9 @@ def test_every_data_combination_is_tidy_and_builds(key, tmp_path):
     `redis` (scripts/lock-go-modules): the ones no answer set uses are tidy and build too."""
     from conftest import generate
 
-    engine, redis = key.split("-")
-    project = generate(tmp_path / key, {"database": engine, "redis": redis == "redis", "go_version": "1.25",
+    *framework, engine, redis = key.split("-")  # "[echo-]sqlite-redis": no prefix is Gin
+    project = generate(tmp_path / key, {"framework": framework[0] if framework else "gin",
+                                        "database": engine, "redis": redis == "redis", "go_version": "1.25",
                                         "with_kubernetes": False, "ci_provider": "none"})
     for target in ("tidy-check", "vet", "fmt-check", "lint"):
         run(["make", target], project, timeout=900)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import data_env, free_port, read_response
 
-SETS = ["default", "orders"]
+SETS = ["default", "orders", "default-echo"]
 
 
 class Service:
