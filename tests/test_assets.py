@@ -142,7 +142,7 @@ def test_switching_it_off_removes_files_not_lines(tmp_path):
         "docs/assets.md",
     }
     assert files(off) <= files(on)
-    assert "mountAssets" not in (off / "internal/httpserver/server.go").read_text()
+    assert "mountAssets" not in (off / "internal/httpserver/router.go").read_text()
     assert "\nassets:" not in (off / "Makefile").read_text() and "\nassets:" in (on / "Makefile").read_text()
     static_conf = lambda root: (root / f"deploy/nginx/{SERVICE}/static.conf").read_text()  # noqa: E731
     assert "try_files $uri =404;" in static_conf(off)

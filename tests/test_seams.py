@@ -119,7 +119,7 @@ def release_0_2_0(repo: Path) -> None:
     # The template's code needs a newer module: make deps raises go.mod to it.
     replace_once(repo / "extensions/settings.py", r"validator/v10@v10\.30\.1", "validator/v10@v10.30.2")
     # The template's copies of team-owned files change too: none of it may reach a project.
-    edit(t / "internal/api/greetings.go.jinja", '"de": "Hallo"}', '"de": "Hallo", "it": "Ciao"}')
+    edit(t / "internal/api/{% if framework == 'gin' %}greetings.go{% endif %}.jinja", '"de": "Hallo"}', '"de": "Hallo", "it": "Ciao"}')
     gha = t / "{% if ci_provider == 'github' %}.github{% endif %}/dependabot.yml.jinja"
     gha.write_text(gha.read_text() + "    open-pull-requests-limit: 3\n")
     edit(k8s_dir(repo) / "team/config.env.jinja", "# No secrets here", "# Release 0.2.0 would say this. No secrets here")
@@ -136,7 +136,7 @@ def release_0_3_0(repo: Path) -> None:
     replace_once(repo / "extensions/settings.py", r"HTTP_IDLE_TIMEOUT_S = 60\b", "HTTP_IDLE_TIMEOUT_S = 75")
     edit(t / "internal/lifecycle/lifecycle.go.jinja", "// Close runs the registered",
          f"// Close ({MARK_030}) runs the registered")
-    edit(t / "internal/httpserver/routes.go.jinja", "	if mount != nil {\n", f"	// {MARK_030}\n	if mount != nil {{\n")
+    edit(t / "internal/httpserver/{% if framework == 'gin' %}router.go{% endif %}.jinja", "	if mount != nil {\n", f"	// {MARK_030}\n	if mount != nil {{\n")
     edit(t / "internal/app/app.go.jinja", "	return errors.Join(err, life.Close(closeCtx))\n}\n",
          f"	// {MARK_030}\n	return errors.Join(err, life.Close(closeCtx))\n}}\n")
     edit(repo / COMPOSE, "    deploy:\n      # mode",

@@ -216,7 +216,7 @@ def test_units_agree_with_supervisord_nginx_filebeat_and_prometheus(staged):
             assert keys["stderr_logfile"] == svc["StandardError"].removeprefix("append:").replace("%i", str(port))
     else:
         assert env == {cg["env"]["HTTP_HOST"]: "", cg["env"]["ADMIN_HOST"]: "127.0.0.1",
-                       cg["env"]["TRUSTED_PROXIES"]: "", cg["env"]["GIN_MODE"]: "release", cg["env"]["LOG_FORMAT"]: "json"}
+                       cg["env"]["TRUSTED_PROXIES"]: "", cg["env"]["LOG_FORMAT"]: "json"}
     # Nginx balances over exactly these ports; Prometheus scrapes these admin ports.
     upstream = project / f"deploy/nginx/{cg['service']}/upstream-host.conf"
     if upstream.exists():
