@@ -42,8 +42,9 @@ ANSWER_SETS: dict[str, dict] = {
         "database": "none",
         "with_assets": False,  # a pure API: no assets/ folder, no static route
     },
-    # Every option on, the less common choices picked.
+    # Every option on, the less common choices picked: Echo, MySQL, Kafka, systemd too.
     "full": {
+        "framework": "echo",
         "project_name": "Inventory Sync Worker",
         "service_name": "inventory-sync-worker",
         "owner": "acme",

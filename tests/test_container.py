@@ -27,7 +27,8 @@ import containers
 from conftest import free_port
 from settings import derive
 
-ANSWER_SETS_UNDER_TEST = ["default", "orders"]
+# default-echo: the same image and compose stack around the Echo service.
+ANSWER_SETS_UNDER_TEST = ["default", "orders", "default-echo"]
 BUILD_ARGS = {"VERSION": "1.2.3-ctr", "COMMIT": "c0ffee1", "DATE": "2026-01-02T03:04:05Z"}
 STACK_NET = {"BACKEND_NET": "10.213.7"}
 # What the image may add to the binary it carries (uncompressed layers, MB = 10^6): the
@@ -341,7 +342,7 @@ def test_image_adds_little_to_its_binary(image: Built, standins, metrics, tmp_pa
 
 # ----------------------------------------------------------------------------- compose stack
 
-COMPOSE_ANSWER_SET = "default"
+COMPOSE_ANSWER_SETS = ["default", "default-echo"]
 # The generated compose file pins the backend subnet (the app trusts Nginx's fixed
 # address): one stack at a time on this machine.
 COMPOSE_LOCK = containers.LOCK.with_name("copier-gin-compose.lock")
@@ -437,8 +438,8 @@ class Stack:
     gaps: list[str]
 
 
-@pytest.fixture(scope="module")
-def stack(projects, standins, metrics, tmp_path_factory):
+@pytest.fixture(scope="module", params=COMPOSE_ANSWER_SETS)
+def stack(request, projects, standins, metrics, tmp_path_factory):
     COMPOSE_LOCK.parent.mkdir(parents=True, exist_ok=True)
     lock = open(COMPOSE_LOCK, "w")
     import fcntl
@@ -447,7 +448,7 @@ def stack(projects, standins, metrics, tmp_path_factory):
     name = f"cgtest{os.getpid()}"
     tags: list[str] = []
     try:
-        yield _stack_up(name, projects, standins, metrics, tmp_path_factory, tags)
+        yield _stack_up(name, request.param, projects, standins, metrics, tmp_path_factory, tags)
     finally:
         containers.remove_project(name)
         for tag in tags:
@@ -470,11 +471,11 @@ def _wait_completed(container_name: str, timeout: float = 120) -> None:
         time.sleep(0.5)
 
 
-def _stack_up(name, projects, standins, metrics, tmp_path_factory, tags) -> Stack:
+def _stack_up(name, answer_set, projects, standins, metrics, tmp_path_factory, tags) -> Stack:
     started = time.monotonic()
     base = tmp_path_factory.mktemp("stack")
     project = base / "project"
-    shutil.copytree(projects(COMPOSE_ANSWER_SET), project)
+    shutil.copytree(projects(answer_set), project)
     # The backend network as a host moves it off the name-derived default (docs/deployment.md):
     # Nginx's address and the one proxy the app trusts must follow (checked below and by the
     # client addresses the app logs).

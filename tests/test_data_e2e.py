@@ -301,10 +301,11 @@ def test_the_projects_own_integration_tests_run_against_a_real_server(request, p
     assert "--- SKIP" not in ran.stdout and ran.stdout.count("--- PASS") == 3, ran.stdout
 
 
-def test_remove_example_leaves_a_project_that_passes_its_checks(projects, tmp_path):
-    """Deleting the example resource is one documented step."""
+@pytest.mark.parametrize("name", ["default", "default-echo"])
+def test_remove_example_leaves_a_project_that_passes_its_checks(projects, tmp_path, name):
+    """Deleting the example resource is one documented step, whichever the framework."""
     project = tmp_path / "project"
-    subprocess.run(["cp", "-a", str(projects("default")), str(project)], check=True)
+    subprocess.run(["cp", "-a", str(projects(name)), str(project)], check=True)
     run(["git", "init", "-q"], project)
     run(["make", "remove-example"], project)
     assert not (project / "internal" / "products").exists()
