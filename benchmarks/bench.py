@@ -6,12 +6,17 @@ with the same flags, and measures, alternating each subject with its baseline in
 run (A B A B ...: the machine is shared, so only ratios from alternated rounds count):
 
 - http:     req/s, p50 and p99 with wrk on loopback, for /livez (the service, the service
-            with tracing on, a bare gin.New() hello world, gin.Default()) and for the
-            example API's read, list and write routes (the service against gin.New() with
-            the same GORM and SQLite code, no middleware); every server's stdout goes to a file;
-- startup:  exec to the first /readyz 200, idle resident memory; resident memory after load;
-- size:     binary and image size against a bare Gin binary and image built the same way;
-- go:       `go test -bench` of the middleware chain in process (ns/op, allocs/op);
+            with tracing on, a bare gin.New() hello world, gin.Default(); the service
+            generated with framework: echo against a bare echo.New() hello world) and for
+            the example API's read, list and write routes (the service against gin.New()
+            with the same GORM and SQLite code, no middleware); every server's stdout goes
+            to a file;
+- startup:  exec to the first /readyz 200, idle resident memory (both services, both bare
+            hello worlds); resident memory after load;
+- size:     binary and image size against a bare Gin binary and image built the same way
+            (and the Echo service's binary against bare Echo's);
+- go:       `go test -bench` of the middleware chain in process (ns/op, allocs/op), on Gin
+            and on Echo;
 - copier:   `copier copy` (defaults, the full answer set) and `copier update` between two
             commits, against a one-file template.
 
@@ -56,6 +61,7 @@ GOALS = {
     "throughput_vs_gin_new": 0.90,   # at least
     "throughput_vs_gin_default": 1.0,  # at least
     "p99_vs_gin_new": 1.2,  # at most
+    "throughput_vs_echo_new": 0.90,  # at least: the service on Echo (framework: echo) against bare Echo
     "copy_vs_one_file": 1.5,  # at most
     "startup_ms": 50,  # at most
     "idle_rss_mb": 15,  # at most
@@ -70,6 +76,12 @@ ENV = dict(
 GO_ENV = dict(ENV, GOTOOLCHAIN="local", GOFLAGS="-buildvcs=false", CGO_ENABLED="0",
               PATH=f"{TOOLS_BIN}{os.pathsep}{ENV.get('PATH', '')}")
 GO_ENV.pop("GIN_MODE", None)
+
+# The Echo service: the defaults but the framework.
+ECHO_ANSWERS = {**ANSWER_SETS["default"], "framework": "echo"}
+# Bare baselines: a row's ratios are to one of these, not the other way round.
+BASELINES = ("gin.New", "gin.New+GORM", "echo.New")
+ECHO_MODULE = "github.com/labstack/echo/v5"
 
 
 def log(msg: str) -> None:
@@ -114,22 +126,45 @@ def build_service(project: Path) -> Path:
     return binary
 
 
-def build_baselines(project: Path, work: Path) -> dict[str, Path]:
+def gotags(project: Path) -> str:
+    return re.search(r"(?m)^GOTAGS\s*\?=\s*(.*)$", (project / "Makefile").read_text()).group(1).strip()
+
+
+def build_baselines(project: Path, work: Path, echo_project: Path | None = None) -> dict[str, Path]:
     """The baselines in a module of their own with the service's go.mod and go.sum (the
-    same Gin, GORM and SQLite), built as `make build` builds the service."""
+    same Gin, GORM and SQLite), built as `make build` builds the service; and, with
+    echo_project, bare Echo in its own module (bareecho/go.mod pins Echo), with the Echo
+    service's go directive (the same GODEBUG defaults) and checked to pin the same Echo."""
     module = work / "baseline"
     shutil.copytree(BENCH / "baseline", module)
     gomod = (project / "go.mod").read_text()
     (module / "go.mod").write_text(re.sub(r"(?m)^module .*$", "module benchbaseline", gomod, count=1))
     shutil.copy(project / "go.sum", module / "go.sum")
-    tags = re.search(r"(?m)^GOTAGS\s*\?=\s*(.*)$", (project / "Makefile").read_text()).group(1).strip()
+    tags = gotags(project)
     out = {}
     for name in ("bare", "bareproducts"):
         binary = module / "bin" / name
         sh(["go", "build", "-trimpath", "-tags", tags, "-ldflags", "-s -w", "-o", str(binary), f"./{name}"],
            module, GO_ENV)
         out[name] = binary
+    if echo_project:
+        out["bareecho"] = build_bare_echo(echo_project, module / "bareecho")
     return out
+
+
+def build_bare_echo(echo_project: Path, module: Path) -> Path:
+    ours = re.search(rf"(?m)^\s*(?:require\s+)?{re.escape(ECHO_MODULE)} (v\S+)", (module / "go.mod").read_text()).group(1)
+    theirs = re.search(rf"(?m)^\s*{re.escape(ECHO_MODULE)} (v\S+)", (echo_project / "go.mod").read_text()).group(1)
+    if ours != theirs:
+        raise SystemExit(f"benchmarks/baseline/bareecho pins Echo {ours}, the generated Echo service {theirs}: in "
+                         f"benchmarks/baseline/bareecho, set go.mod's {ECHO_MODULE} to {theirs} and run "
+                         "`GOFLAGS=-mod=mod go mod tidy`")
+    go = re.search(r"(?m)^go (\S+)", (echo_project / "go.mod").read_text()).group(1)
+    sh(["go", "mod", "edit", f"-go={go}"], module, GO_ENV)
+    binary = module / "bin" / "bareecho"
+    sh(["go", "build", "-trimpath", "-tags", gotags(echo_project), "-ldflags", "-s -w", "-o", str(binary), "."],
+       module, GO_ENV)
+    return binary
 
 
 # ----------------------------------------------------------------------------- servers
@@ -354,7 +389,7 @@ def image_sizes(project: Path, baseline: Path, work: Path) -> dict:
     containers.build_image(project, service_tag, standins, {"VERSION": "bench"})
     dockerfile = (project / "Dockerfile").read_text()
     refs = [f.ref for f in containers.parse_from_lines(dockerfile)]
-    tags = re.search(r"(?m)^GOTAGS\s*\?=\s*(.*)$", (project / "Makefile").read_text()).group(1).strip()
+    tags = gotags(project)
     context = work / "bare-image"
     shutil.copytree(baseline, context, ignore=shutil.ignore_patterns("bin"))
     (context / "Dockerfile").write_text(f"""\
@@ -386,11 +421,11 @@ ENTRYPOINT ["/bare"]
 # ----------------------------------------------------------------------------- go test -bench
 
 
-def go_bench(project: Path, count: int) -> dict:
+def go_bench(project: Path, count: int, source: str = "chain_bench_test.go") -> dict:
     module = re.search(r"(?m)^module (\S+)", (project / "go.mod").read_text()).group(1)
     dst = project / "internal" / "httpserver" / "benchsuite_test.go"
-    dst.write_text((BENCH / "go" / "chain_bench_test.go").read_text().replace("MODULE", module))
-    tags = re.search(r"(?m)^GOTAGS\s*\?=\s*(.*)$", (project / "Makefile").read_text()).group(1).strip()
+    dst.write_text((BENCH / "go" / source).read_text().replace("MODULE", module))
+    tags = gotags(project)
     out = sh(["go", "test", "-tags", tags, "-run", "^$", "-bench", "^BenchmarkChain$", "-benchmem",
               "-count", str(count), "./internal/httpserver"], project, GO_ENV, timeout=1800)
     dst.unlink()
@@ -535,7 +570,7 @@ def machine() -> dict:
             "os": platform.freedesktop_os_release().get("PRETTY_NAME", "") if hasattr(platform, "freedesktop_os_release") else ""}
 
 
-def versions(project: Path) -> dict:
+def versions(project: Path, echo_project: Path | None = None) -> dict:
     def first_line(cmd: list[str]) -> str:
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
@@ -547,7 +582,7 @@ def versions(project: Path) -> dict:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()
-    return {
+    out = {
         "template_commit": commit + ("+changes" if dirty else ""),
         "go": first_line(["go", "version"]),
         "gin": re.search(r"github.com/gin-gonic/gin (v\S+)", gomod).group(1),
@@ -557,6 +592,19 @@ def versions(project: Path) -> dict:
         "copier": first_line([str(COPIER), "--version"]),
         "python": platform.python_version(),
     }
+    if echo_project:
+        out["echo"] = re.search(rf"{re.escape(ECHO_MODULE)} (v\S+)", (echo_project / "go.mod").read_text()).group(1)
+    return out
+
+
+def baseline_of(server: str, servers) -> str | None:
+    """The bare baseline a row's ratios are to: bare Echo for the Echo service's rows, bare
+    Gin (gin.New, or gin.New+GORM on the example API's routes) for the others; None for a
+    baseline itself or when the route has no baseline."""
+    if server in BASELINES:
+        return None
+    candidates = ("echo.New",) if "(echo)" in server else ("gin.New", "gin.New+GORM")
+    return next((b for b in candidates if b in servers), None)
 
 
 def summarize(results: dict) -> dict:
@@ -584,22 +632,23 @@ def summarize(results: dict) -> dict:
 
     s["ratios"] = {}
     for route, servers in s["http"].items():
-        base = "gin.New" if "gin.New" in servers else ("gin.New+GORM" if "gin.New+GORM" in servers else None)
-        if not base:
-            continue
         for server in servers:
-            if server == base:
+            base = baseline_of(server, servers)
+            if not base:
                 continue
             for key, label in (("rps", "rps"), ("p99_us", "p99")):
                 pr = paired_ratios(route, server, base, key)
                 med = servers[server]["rps" if key == "rps" else "p99_ms"] / servers[base]["rps" if key == "rps" else "p99_ms"]
                 s["ratios"][f"{route} {server} / {base} {label}"] = {
                     "ratio_of_medians": med, "paired_min": min(pr) if pr else None, "paired_max": max(pr) if pr else None}
-        if "gin.Default" in servers and "service" in servers:
-            pr = paired_ratios(route, "service", "gin.Default", "rps")
-            s["ratios"][f"{route} service / gin.Default rps"] = {
-                "ratio_of_medians": servers["service"]["rps"] / servers["gin.Default"]["rps"],
-                "paired_min": min(pr) if pr else None, "paired_max": max(pr) if pr else None}
+        # Other pairs worth a ratio: the service against gin.Default(); the two frameworks,
+        # bare against bare and service against service.
+        for a, b in (("service", "gin.Default"), ("echo.New", "gin.New"), ("service (echo)", "service")):
+            if a in servers and b in servers:
+                pr = paired_ratios(route, a, b, "rps")
+                s["ratios"][f"{route} {a} / {b} rps"] = {
+                    "ratio_of_medians": servers[a]["rps"] / servers[b]["rps"],
+                    "paired_min": min(pr) if pr else None, "paired_max": max(pr) if pr else None}
     st: dict[str, list[dict]] = {}
     for row in results.get("startup", []):
         st.setdefault(row["server"], []).append(row)
@@ -614,6 +663,9 @@ def summarize(results: dict) -> dict:
     s["copier"] = {k: {"median_s": median(v), "min_s": min(v), "max_s": max(v), "runs": len(v)} for k, v in cp.items()}
     go = results.get("go", {}).get("engines", {})
     s["go"] = {k: {m: median(v[m]) for m in ("ns_op", "b_op", "allocs_op")} for k, v in go.items()}
+    # The Echo service's chain (go_echo): its engine "service" is "service (echo)" here.
+    for k, v in results.get("go_echo", {}).get("engines", {}).items():
+        s["go"]["service (echo)" if k == "service" else k] = {m: median(v[m]) for m in ("ns_op", "b_op", "allocs_op")}
 
     g = s["goals"]
     livez = s["http"].get("livez", {})
@@ -622,6 +674,8 @@ def summarize(results: dict) -> dict:
         g["p99_vs_gin_new"] = livez["service"]["p99_ms"] / livez["gin.New"]["p99_ms"]
     if {"service", "gin.Default"} <= set(livez):
         g["throughput_vs_gin_default"] = livez["service"]["rps"] / livez["gin.Default"]["rps"]
+    if {"service (echo)", "echo.New"} <= set(livez):
+        g["throughput_vs_echo_new"] = livez["service (echo)"]["rps"] / livez["echo.New"]["rps"]
     if {"copy full", "copy one-file"} <= set(s["copier"]):
         g["copy_vs_one_file"] = s["copier"]["copy full"]["median_s"] / s["copier"]["copy one-file"]["median_s"]
     if "service" in s["startup"]:
@@ -649,7 +703,9 @@ def render(results: dict) -> str:
         + (f", {min(r['load1'] for r in results['http']):.1f} to {max(r['load1'] for r in results['http']):.1f} "
            "during the HTTP rounds" if results.get("http") else "")
         + " (shared with other jobs). "
-        f"{results['versions']['go']}; Gin {results['versions']['gin']}, GORM {results['versions']['gorm']}; "
+        f"{results['versions']['go']}; Gin {results['versions']['gin']}, "
+        + (f"Echo {results['versions']['echo']}, " if "echo" in results["versions"] else "")
+        + f"GORM {results['versions']['gorm']}; "
         f"{results['versions']['wrk']}; copier {results['versions']['copier'].split()[-1]}.",
         "",
     ]
@@ -659,6 +715,7 @@ def render(results: dict) -> str:
             "throughput_vs_gin_new": ("`/livez` req/s vs bare `gin.New()`", "≥ 0.90×", "{:.2f}×"),
             "throughput_vs_gin_default": ("`/livez` req/s vs `gin.Default()`", "≥ 1.0×", "{:.2f}×"),
             "p99_vs_gin_new": ("`/livez` p99 vs bare `gin.New()`", "≤ 1.2×", "{:.2f}×"),
+            "throughput_vs_echo_new": ("`/livez` req/s, the Echo service vs bare `echo.New()`", "≥ 0.90×", "{:.2f}×"),
             "copy_vs_one_file": ("`copier copy` (full answers) vs a one-file template", "≤ 1.5×", "{:.2f}×"),
             "startup_ms": ("exec to `/readyz` 200", "≤ 50 ms", "{:.0f} ms"),
             "idle_rss_mb": ("resident memory, idle", "≤ 15 MB", "{:.1f} MB"),
@@ -672,14 +729,17 @@ def render(results: dict) -> str:
             f"HTTP on loopback: `wrk -t{a['threads']} -c{a['connections']} -d{a['duration']}s` after a {a['warmup']} s "
             f"warm-up, {a['rounds']} rounds, each server started fresh per round in an order rotated per round; "
             "medians over the rounds; the ratio is to the route's bare baseline, with the range of the per-round "
-            "(adjacent) ratios.",
+            "(adjacent) ratios"
+            + ("; the Echo service's (framework: echo) is to bare `echo.New()`." if "echo.New" in s["http"].get("livez", {})
+               else "."),
             "",
             "| route | server | req/s | ratio (rounds) | p50 ms | p99 ms | p99 ratio | CPU µs/request | RSS after load (anonymous) |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for route, servers in s["http"].items():
             for server, v in servers.items():
-                key = next((k for k in s["ratios"] if k.startswith(f"{route} {server} / ") and k.endswith(" rps")), None)
+                base = baseline_of(server, servers)
+                key = f"{route} {server} / {base} rps" if base else None
                 r = s["ratios"].get(key) if key else None
                 p99 = s["ratios"].get(key[:-4] + " p99") if key else None
                 ratio = f"{r['ratio_of_medians']:.2f}× ({r['paired_min']:.2f}–{r['paired_max']:.2f})" if r else "1"
@@ -688,11 +748,14 @@ def render(results: dict) -> str:
                 lines.append(f"| {WRK_ROUTES[route][0]} | {server} | {v['rps']:,.0f}{note} | {ratio} | {v['p50_ms']:.2f} | "
                              f"{v['p99_ms']:.2f} | {p99r} | {v['cpu_us_per_request']:.1f} | "
                              f"{v['rss_after_load_mb']:.1f} MB ({v['rss_anon_after_load_mb']:.1f} MB) |")
-        if "livez service / gin.Default rps" in s["ratios"]:
-            r = s["ratios"]["livez service / gin.Default rps"]
+        pairs = (("livez service / gin.Default rps", "the service against `gin.Default()`"),
+                 ("livez echo.New / gin.New rps", "bare `echo.New()` against bare `gin.New()`"),
+                 ("livez service (echo) / service rps", "the Echo service against the Gin service"))
+        said = [f"{what}: {r['ratio_of_medians']:.2f}× ({r['paired_min']:.2f}–{r['paired_max']:.2f} per round)"
+                for key, what in pairs if (r := s["ratios"].get(key)) and r["paired_min"] is not None]
+        if said:
             lines.append("")
-            lines.append(f"`/livez`, the service against `gin.Default()`: {r['ratio_of_medians']:.2f}× "
-                         f"({r['paired_min']:.2f}–{r['paired_max']:.2f} per round).")
+            lines.append(f"`/livez`, {'; '.join(said)}.")
         lines.append("")
     if s["startup"]:
         lines += [f"Startup, {a['startup_rounds']} rounds alternating (the database migrated beforehand, as a "
@@ -708,7 +771,9 @@ def render(results: dict) -> str:
         b = sizes["binary"]
         lines.append(f"Binary (`-trimpath -ldflags \"-s -w\"`, tags {sizes['tags']}): the service "
                      f"{b['service'] / 2**20:.1f} MiB, bare Gin {b['bare'] / 2**20:.1f} MiB "
-                     f"({b['service'] / b['bare']:.1f}×).")
+                     f"({b['service'] / b['bare']:.1f}×)"
+                     + (f"; the Echo service {b['service_echo'] / 2**20:.1f} MiB, bare Echo {b['bare_echo'] / 2**20:.1f} MiB "
+                        f"({b['service_echo'] / b['bare_echo']:.1f}×)." if "service_echo" in b else "."))
         img = sizes.get("image", {})
         if "service_bytes" in img:
             lines.append(f"Image: the service {img['service_bytes'] / 1e6:.1f} MB, bare Gin built the same way "
@@ -764,12 +829,18 @@ def main() -> int:
     parser.add_argument("--go-count", type=int, default=6, help="go test -bench -count (default 6)")
     parser.add_argument("--copier-rounds", type=int, default=5)
     parser.add_argument("--no-image", action="store_true", help="skip the image build")
+    parser.add_argument("--no-echo", action="store_true",
+                        help="skip the Echo service (framework: echo) and bare Echo: their /livez, startup, "
+                             "size and go rows")
     parser.add_argument("--before", metavar="REF",
                         help="also measure the template at this commit, alternated with the rest: "
                              "a /livez row, a startup row and a copier copy row, marked (before)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 round of 1 s per route, 3 startups, no image, -count 1, 1 copier round")
     parser.add_argument("--no-write", action="store_true", help="print the summary; write no result file nor the doc")
+    parser.add_argument("--json", metavar="PATH", type=Path,
+                        help="also write the results (summary included) to PATH, even with --quick or --no-write "
+                             "(a smoke run's numbers, kept out of benchmarks/results/)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (servers' stdout and all)")
     parser.add_argument("--render", metavar="RESULTS_JSON", type=Path,
                         help="measure nothing: rewrite docs/performance.md's summary from a results file")
@@ -794,21 +865,30 @@ def main() -> int:
     results: dict = {
         "date": started.strftime("%Y-%m-%d"), "started": started.isoformat(timespec="seconds"),
         "command": "scripts/bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "args": vars(args), "machine": machine(), "load_before": list(os.getloadavg()),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "machine": machine(), "load_before": list(os.getloadavg()),
     }
     try:
         log(f"generating and building the default service and the baselines in {work}")
         project = generate(work / "service", ANSWER_SETS["default"])
         binary = build_service(project)
+        echo_project = echo_binary = None
+        if not args.no_echo and parts & {"http", "startup", "size", "go"}:
+            log("generating and building the service on Echo (framework: echo)")
+            echo_project = generate(work / "service-echo", ECHO_ANSWERS)
+            echo_binary = build_service(echo_project)
         before_src = before_binary = None
         if args.before:
             before_src = export_ref(args.before, work / "before-src")
             if parts & {"http", "startup"}:
                 log(f"generating and building the service of {args.before} (--before)")
                 before_binary = build_service(generate(work / "service-before", ANSWER_SETS["default"], before_src))
-        baselines = build_baselines(project, work)
-        results["versions"] = versions(project)
+        baselines = build_baselines(project, work, echo_project)
+        results["versions"] = versions(project, echo_project)
         prefix = re.search(r'(?m)^const Prefix = "(\w+)_"', (project / "internal/config/config.go").read_text()).group(1)
+        if echo_project:  # the same answers but the framework: the same settings
+            assert prefix == re.search(r'(?m)^const Prefix = "(\w+)_"',
+                                       (echo_project / "internal/config/config.go").read_text()).group(1)
         run_dir = work / "run"
         run_dir.mkdir()
         base_env = {k: v for k, v in ENV.items() if not k.startswith((prefix + "_", "OTEL_", "GIN_MODE"))}
@@ -828,7 +908,7 @@ def main() -> int:
             db = run_dir / f"{name}.db"
             env = dict(base_env, BENCH_ADDR=f"127.0.0.1:{port}", BENCH_DB=str(db),
                        BENCH_GIN="default" if kind == "default" else "new")
-            binary_ = baselines["bareproducts" if kind == "products" else "bare"]
+            binary_ = baselines["bareproducts" if kind == "products" else "bareecho" if kind == "echo" else "bare"]
             return Server(name, binary_, env, port, run_dir, prepare=lambda s: fresh_db(db))
 
         def fresh_db(db: Path) -> None:
@@ -851,6 +931,8 @@ def main() -> int:
             for route in routes:
                 if route == "livez":
                     servers = [service("service"), bare("gin.New", "new"), bare("gin.Default", "default")]
+                    if echo_binary:  # adjacent, so that rotating the order keeps them mostly next to each other
+                        servers += [service("service (echo)", binary=echo_binary), bare("echo.New", "echo")]
                     for spec in filter(None, args.variants.split(";")):
                         name, _, settings = spec.partition(":")
                         extra = dict(kv.split("=", 1) for kv in settings.split(",") if kv)
@@ -869,14 +951,21 @@ def main() -> int:
                 results["trace_exports"] = sink.exports
                 sink.shutdown()
 
+        def migrated(name: str, exe: Path) -> Server:
+            """The service with its database migrated beforehand, as a deployment does (migrate
+            up once per release)."""
+            starting = service(name, {f"{prefix}_DATABASE_MIGRATE_ON_START": "false"}, binary=exe)
+            fresh_db(run_dir / f"{name}.db")
+            sh([str(exe), "migrate", "up"], run_dir, starting.env)
+            starting.prepare = None
+            return starting
+
         def run_startup() -> None:
             log("startup and idle memory")
-            # The database migrated beforehand, as a deployment does (migrate up once per release).
-            starting = service("service", {f"{prefix}_DATABASE_MIGRATE_ON_START": "false"})
-            fresh_db(run_dir / "service.db")
-            sh([str(binary), "migrate", "up"], run_dir, starting.env)
-            starting.prepare = None
+            starting = migrated("service", binary)
             subjects = [starting, bare("gin.New", "new")]
+            if echo_binary:
+                subjects += [migrated("service (echo)", echo_binary), bare("echo.New", "echo")]
             if before_binary:
                 subjects.insert(1, service("service (before)", {
                     f"{prefix}_DATABASE_MIGRATE_ON_START": "false",
@@ -885,9 +974,12 @@ def main() -> int:
             results["startup"] = startup_rounds(subjects, args.startup_rounds)
 
         def run_size() -> None:
-            tags = re.search(r"(?m)^GOTAGS\s*\?=\s*(.*)$", (project / "Makefile").read_text()).group(1).strip()
+            tags = gotags(project)
             results["sizes"] = {"tags": tags, "binary": {"service": binary.stat().st_size,
                                                           "bare": baselines["bare"].stat().st_size}}
+            if echo_binary:  # the binaries only: an Echo image would add only the same runtime base
+                results["sizes"]["binary"].update(service_echo=echo_binary.stat().st_size,
+                                                  bare_echo=baselines["bareecho"].stat().st_size)
             if not args.no_image:
                 log("building the images (podman)")
                 results["sizes"]["image"] = image_sizes(project, work / "baseline", work)
@@ -895,6 +987,8 @@ def main() -> int:
         def run_go() -> None:
             log(f"go test -bench, -count {args.go_count}")
             results["go"] = go_bench(project, args.go_count)
+            if echo_project:
+                results["go_echo"] = go_bench(echo_project, args.go_count, "chain_echo_bench_test.go")
 
         def run_copier() -> None:
             log("copier copy and update")
@@ -917,6 +1011,9 @@ def main() -> int:
     results["file"] = f"{results['date']}.json"
     summary_md = render(results)
     print(summary_md)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+        log(f"wrote {args.json}")
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / results["file"]).write_text(json.dumps(results, indent=1) + "\n")
