@@ -70,4 +70,7 @@ VARIANTS: dict[str, dict] = {
     "orders-github": {**ANSWER_SETS["orders"], "ci_provider": "github"},
     # full on GitLab: the GitLab jobs with MySQL, a canary and GitLab's own registry.
     "full-gitlab": {**{k: v for k, v in ANSWER_SETS["full"].items() if k != "image_registry"}, "ci_provider": "gitlab"},
+    # default with the other web framework: test_behaviour runs one table of requests against
+    # default (Gin) and this, and requires the two services to answer it alike.
+    "echo": {"framework": "echo"},
 }
