@@ -68,7 +68,9 @@ ANSWER_SETS: dict[str, dict] = {
 # full tier does not iterate them): orders as a GitHub project, so the GitHub Actions tests
 # keep a registry other than GHCR, a scratch image and a gateway.
 VARIANTS: dict[str, dict] = {
-    # The defaults on Echo: the Go tier and the binary's end-to-end tests run it beside Gin.
+    # The defaults on Echo: the Go tier, the binary's end-to-end tests, the images and compose
+    # run it beside Gin, and test_behaviour requires it to answer one table of requests as
+    # default (Gin) does.
     "default-echo": {"framework": "echo"},
     "orders-github": {**ANSWER_SETS["orders"], "ci_provider": "github"},
     # full on GitLab: the GitLab jobs with MySQL, a canary and GitLab's own registry.

@@ -90,6 +90,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def answers_of_set(name: str) -> dict:
+    """The answers of an answer set or of a variant (answer_sets.py), by name."""
+    return ANSWER_SETS[name] if name in ANSWER_SETS else VARIANTS[name]
+
+
 class Projects:
     """Session cache of generated projects, one per answer-set name."""
 
@@ -102,7 +107,7 @@ class Projects:
             dst = self.base / name
             if dst.exists():
                 shutil.rmtree(dst)
-            generate(dst, ANSWER_SETS[name] if name in ANSWER_SETS else VARIANTS[name])
+            generate(dst, answers_of_set(name))
             self._made[name] = dst
         return self._made[name]
 
@@ -121,7 +126,7 @@ def built(projects, tmp_path_factory):
         if name not in cache:
             project = projects(name)
             run(["make", "build", "VERSION=1.2.3-test", "COMMIT=abc1234", "DATE=2026-01-02T03:04:05Z"], project)
-            binary = project / "bin" / str({**ANSWER_SETS, **VARIANTS}[name].get("service_name", "example-service"))
+            binary = project / "bin" / str(answers_of_set(name).get("service_name", "example-service"))
             assert binary.is_file(), list((project / "bin").iterdir())
             # A copy of its own: other tests run make build (without these flags) and
             # make build-all in the same project.
@@ -135,7 +140,7 @@ def built(projects, tmp_path_factory):
 
 def engine_of(name: str) -> str:
     """The `database` answer of an answer set (sqlite when it keeps the default)."""
-    return str({**ANSWER_SETS, **VARIANTS}[name].get("database", "sqlite"))
+    return str(answers_of_set(name).get("database", "sqlite"))
 
 
 def data_env(request, name: str, prefix: str, workdir: Path) -> dict[str, str]:
@@ -152,6 +157,6 @@ def data_env(request, name: str, prefix: str, workdir: Path) -> dict[str, str]:
         }[engine]()
         env[f"{prefix}_DATABASE_URL"] = url
         env[f"{prefix}_DATABASE_MIGRATE_ON_START"] = "true"
-    if {**ANSWER_SETS, **VARIANTS}[name].get("redis"):
+    if answers_of_set(name).get("redis"):
         env[f"{prefix}_REDIS_URL"] = request.getfixturevalue("redis_url")
     return env
