@@ -441,8 +441,9 @@ def test_case(run: Run, case: Case):
     assert len(o.access) == 1, f"{where}\naccess lines: {o.access}"
     line = o.access[0]
     level = "ERROR" if case.status >= 500 else "WARN" if case.status >= 400 else "INFO"
-    # bytes: the body's length as the response states it (a HEAD's: its GET's Content-Length).
-    size = int(o.headers.get("content-length", len(o.body)))
+    # bytes: the body's length as the response states it; a HEAD response has no body,
+    # whatever its GET route wrote (its Content-Length is the GET's).
+    size = 0 if case.method == "HEAD" else int(o.headers.get("content-length", len(o.body)))
     want = {"msg": "request", "level": level, "method": case.log_method or case.method, "route": case.route,
             "path": o.path.split("?")[0], "status": case.status, "client_ip": case.client_ip,
             "request_id": o.request_id, "bytes": size, "user_agent": f"behaviour/{case.id}", "trace_id": o.trace_id}
