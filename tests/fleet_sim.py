@@ -8,7 +8,8 @@ with its own answers and the edits its team made since.
   migration, adds a doc and moves another; 0.2.1 extends the new doc);
 - one git repository per service, generated with the copier CLI from one of those tags,
   committed, then edited by its team (in team-owned files, plus one comment at the end of a
-  template-owned file, which merges) and committed again:
+  template-owned file, which merges) and committed again; a team writes its handlers for
+  its service's framework (test_update.team_edits reads the answer):
 
 | service | answers | from | team edits | update to 0.2.1 |
 |---|---|---|---|---|
@@ -16,7 +17,7 @@ with its own answers and the edits its team made since.
 | orders-api | orders | 0.1.0 | README, supervisord settings, and the idle timeout raised to 90s in the template-owned config.go | conflicts in internal/config/config.go |
 | catalog | default, named Catalog | 0.1.0 | README, compose settings, a test pinning the 60s idle timeout the runbook documents | merges, `go test` fails |
 | p2 | minimal | 0.2.0 | the example API replaced by its own, README, .env | merges, its checks pass |
-| inventory-sync-worker | full | 0.2.1 | a stock endpoint, README, Kubernetes settings | already on the newest release |
+| inventory-sync-worker | full (on Echo) | 0.2.1 | a stock endpoint (Echo's handler), README, Kubernetes settings | already on the newest release |
 
 The fleet tool's tests (tests/test_fleet.py) report on it; anything that runs an update's
 steps on each service can use it too: `Fleet.services` says, per service, what to expect.

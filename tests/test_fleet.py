@@ -95,6 +95,8 @@ DIFFERING: dict[str, dict[str, tuple]] = {
         "database": ("mysql", "sqlite"),
         "description": ("Inventory Sync Worker" + GIN, "Example Service" + GIN),
         "filebeat_output": ("kafka", "elasticsearch"),
+        # full is the Echo service of the fleet (its description's default still says Gin).
+        "framework": ("echo", "gin"),
         "http_port": (18080, 8080),
         "instances": (4, 2),
         "k8s_canary": (True, False),
@@ -205,7 +207,7 @@ def test_report_says_who_is_behind_and_which_answers_differ(fleet, base, service
         "orders-api             0.1.0    0.2.1   yes     19                 -",
         "catalog                0.1.0    0.2.1   yes     6                  -",
         "p2                     0.2.0    0.2.1   yes     15                 -",
-        "inventory-sync-worker  0.2.1    0.2.1   no      16                 -",
+        "inventory-sync-worker  0.2.1    0.2.1   no      17                 -",
         *answers_section("example-service", "orders-api", "catalog", "p2", "inventory-sync-worker"),
         "Needs attention: example-service (behind), orders-api (behind), catalog (behind), p2 (behind)",
     ]
@@ -252,7 +254,7 @@ def test_try_update_reports_clean_merged_conflicted_and_failing_checks(tried):
         "orders-api             0.1.0    0.2.1   yes     19                 conflicted      conflicts: internal/config/config.go",
         "catalog                0.1.0    0.2.1   yes     6                  checks failing  go test -count=1 ./internal/api/... failed (exit 1)",
         "p2                     0.2.0    0.2.1   yes     15                 merged          checks passed",
-        "inventory-sync-worker  0.2.1    0.2.1   no      16                 clean           up to date",
+        "inventory-sync-worker  0.2.1    0.2.1   no      17                 clean           up to date",
         *answers_section("example-service", "orders-api", "catalog", "p2", "inventory-sync-worker"),
         "Needs attention: orders-api (conflicted), catalog (checks failing)",
     ]
@@ -346,7 +348,7 @@ def test_full_make_check_and_nothing_to_do_exit_0(fleet, base, originals):
     assert lines_of(proc.stdout) == [
         "SERVICE                RELEASE  NEWEST  BEHIND  ANSWERS DIFFERING  UPDATE RESULT  DETAILS",
         "p2                     0.2.0    0.2.1   yes     15                 merged         checks passed",
-        "inventory-sync-worker  0.2.1    0.2.1   no      16                 clean          up to date",
+        "inventory-sync-worker  0.2.1    0.2.1   no      17                 clean          up to date",
         *answers_section("p2", "inventory-sync-worker"),
         "Nothing needs attention: every update is clean or merged.",
     ]
@@ -413,7 +415,7 @@ def test_errors_are_one_line_each_and_exit_2(fleet, base, strangers):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert lines_of(proc.stdout) == [
         "SERVICE                RELEASE  NEWEST  BEHIND  ANSWERS DIFFERING  UPDATE RESULT  DETAILS",
-        "inventory-sync-worker  0.2.1    0.2.1   no      16                 clean          up to date",
+        "inventory-sync-worker  0.2.1    0.2.1   no      17                 clean          up to date",
         "missing                -        0.2.1   -       -                  error          no such directory: services/missing",
         "ghost                  -        0.2.1   -       -                  error          cannot clone file:///nonexistent/ghost.git:"
         " fatal: '/nonexistent/ghost.git' does not appear to be a git repository",

@@ -22,7 +22,7 @@ from packaging.version import Version
 
 from answer_sets import ANSWER_SETS
 from conftest import ROOT
-from test_update import answers_of, commit_all, conflict_files, copy_working_tree, git, new_project, sh
+from test_update import answers_of, commit_all, conflict_files, copy_working_tree, framework_of, git, new_project, sh
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("release-updates")]
 
@@ -83,6 +83,23 @@ func Stock(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"sku": c.Param("sku"), "level": 7})
 }
 """
+
+# The same on Echo, for services of releases that ask the framework question (0.1.0 does not:
+# its services are Gin, whatever the answer set says, and stay Gin after the update).
+ECHO_STOCK = """\
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+)
+
+// Stock answers GET /api/v1/stock/:sku with a fixed level.
+func Stock(c *echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{"sku": c.Param("sku"), "level": 7})
+}
+"""
 README_NOTE = "\n## On call\n\nPage the stock team in #stock-oncall.\n"
 CONFIG_NOTE = "\n// Team note: LOG_LEVEL=debug in staging.\n"
 
@@ -97,13 +114,14 @@ def team_edits(project: Path) -> dict[str, str]:
         text, count = re.subn(r"(\n(\t+)(\w+) := r\.Group\(\"/api/v1\"\)\n)", '\\1\\2\\3.GET("/stock/:sku", Stock)\n', text)
     assert count == 1, f"no place for a route in {routes}:\n{text}"
     routes.write_text(text)
-    (project / "internal/api/stock.go").write_text(STOCK)
+    stock = {"gin": STOCK, "echo": ECHO_STOCK}[framework_of(project)]
+    (project / "internal/api/stock.go").write_text(stock)
     readme = project / "README.md"
     readme.write_text(readme.read_text() + README_NOTE)
     config = project / "internal/config/config.go"
     config.write_text(config.read_text() + CONFIG_NOTE)
     commit_all(project, "Team: stock endpoint, on-call notes")
-    return {"internal/api/stock.go": STOCK, "README.md": readme.read_text()}
+    return {"internal/api/stock.go": stock, "README.md": readme.read_text()}
 
 
 @pytest.fixture(scope="module", params=TAGS)
@@ -120,12 +138,15 @@ def test_a_service_of_every_release_updates_to_this_one(releases, tmp_path, name
     tag, repo = releases
     project = new_project(repo, tmp_path / name, ANSWER_SETS[name], ref=tag)
     assert answers_of(project)["_commit"] == tag
+    framework = framework_of(project)  # gin when the release did not ask
     kept = team_edits(project)
 
     result = sh(["make", "update", f"UPDATE_ARGS=--defaults --vcs-ref {NEXT}"], project, timeout=900)
     assert "no conflict markers" in result.stdout, result.stdout[-3000:]
     assert conflict_files(project) == []
     assert answers_of(project)["_commit"] == NEXT
+    # The update keeps the framework the service was generated with (Gin before the question).
+    assert answers_of(project)["framework"] == framework
     for rel, text in kept.items():
         assert (project / rel).read_text() == text, f"the update changed the team's {rel}"
     assert (project / "internal/config/config.go").read_text().endswith(CONFIG_NOTE), "the team's comment was lost"

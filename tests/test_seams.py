@@ -45,15 +45,16 @@ import pytest
 import yaml
 
 import deploy_tools as dt
-from answer_sets import ANSWER_SETS
+from answer_sets import ANSWER_SETS, VARIANTS
 from conftest import ROOT, data_env, free_port
 import settings  # noqa: E402 - extensions/ is on sys.path (conftest)
-from test_update import (commit_all, conflict_files, copy_working_tree, describe_team_route, git, new_project,
-                         replace_once, sh, working_tree_release)
+from test_update import (commit_all, conflict_files, copy_working_tree, describe_team_route, framework_of, git,
+                         new_project, replace_once, sh, working_tree_release)
 
 pytestmark = [pytest.mark.slow]
 
-SEAM_SETS = ["default", "orders"]
+# default-echo: the same team work, written for Echo, through the same seams and releases.
+SEAM_SETS = ["default", "orders", "default-echo"]
 
 
 # --------------------------------------------------------------------------- releases
@@ -76,11 +77,20 @@ def nginx_dir(repo: Path) -> Path:
 COMPOSE = "template/{% if with_docker and with_compose %}compose.yaml{% endif %}.jinja"
 SUPERVISORD = "template/deploy/{% if with_supervisord %}supervisord{% endif %}/{{service_name}}.conf.jinja"
 DATABASE_GO = "internal/{% if database != 'none' %}database{% endif %}/database.go.jinja"
-PRODUCTS_HANDLER = "internal/{% if database != 'none' %}products{% endif %}/handler.go.jinja"
+PRODUCTS_HANDLER = "internal/{% if database != 'none' %}products{% endif %}/{% if framework == 'gin' %}handler.go{% endif %}.jinja"
+GREETINGS = "internal/api/{% if framework == 'gin' %}greetings.go{% endif %}.jinja"
+ROUTER = "internal/httpserver/{% if framework == 'gin' %}router.go{% endif %}.jinja"
 FIRST_MIGRATION = "{% if database != 'none' %}migrations{% endif %}/sql/00001_create_products.sql.jinja"
 # What each release's changed files carry, to check the change arrived.
 MARK_020 = "Release 0.2.0 note"
 MARK_030 = "Release 0.3.0 note"
+
+
+def each_framework(path: Path) -> list[Path]:
+    """path is Gin's file of a pair the framework answer chooses between: Gin's and Echo's.
+    A release changes both the same way, so that a service on either sees it."""
+    assert "framework == 'gin'" in path.name, path
+    return [path, path.with_name(path.name.replace("framework == 'gin'", "framework == 'echo'"))]
 
 
 def release_0_2_0(repo: Path) -> None:
@@ -119,7 +129,8 @@ def release_0_2_0(repo: Path) -> None:
     # The template's code needs a newer module: make deps raises go.mod to it.
     replace_once(repo / "extensions/settings.py", r"validator/v10@v10\.30\.1", "validator/v10@v10.30.2")
     # The template's copies of team-owned files change too: none of it may reach a project.
-    edit(t / "internal/api/{% if framework == 'gin' %}greetings.go{% endif %}.jinja", '"de": "Hallo"}', '"de": "Hallo", "it": "Ciao"}')
+    for greetings in each_framework(t / GREETINGS):
+        edit(greetings, '"de": "Hallo"}', '"de": "Hallo", "it": "Ciao"}')
     gha = t / "{% if ci_provider == 'github' %}.github{% endif %}/dependabot.yml.jinja"
     gha.write_text(gha.read_text() + "    open-pull-requests-limit: 3\n")
     edit(k8s_dir(repo) / "team/config.env.jinja", "# No secrets here", "# Release 0.2.0 would say this. No secrets here")
@@ -127,7 +138,8 @@ def release_0_2_0(repo: Path) -> None:
     # template's copies of the team's example resource and migration change (they must not).
     edit(t / DATABASE_GO, "// Open opens the pool", f"// Open ({MARK_020}) opens the pool")
     edit(t / "internal/metrics/metrics.go.jinja", "// NewRegistry returns", f"// NewRegistry ({MARK_020}) returns")
-    edit(t / PRODUCTS_HANDLER, "// Register mounts the product routes", f"// {MARK_020}\n// Register mounts the product routes")
+    for handler in each_framework(t / PRODUCTS_HANDLER):
+        edit(handler, "// Register mounts the product routes", f"// {MARK_020}\n// Register mounts the product routes")
     edit(t / FIRST_MIGRATION, "-- +goose Up\n", f"-- {MARK_020}\n-- +goose Up\n")
 
 
@@ -136,7 +148,8 @@ def release_0_3_0(repo: Path) -> None:
     replace_once(repo / "extensions/settings.py", r"HTTP_IDLE_TIMEOUT_S = 60\b", "HTTP_IDLE_TIMEOUT_S = 75")
     edit(t / "internal/lifecycle/lifecycle.go.jinja", "// Close runs the registered",
          f"// Close ({MARK_030}) runs the registered")
-    edit(t / "internal/httpserver/{% if framework == 'gin' %}router.go{% endif %}.jinja", "	if mount != nil {\n", f"	// {MARK_030}\n	if mount != nil {{\n")
+    for router in each_framework(t / ROUTER):
+        edit(router, "	if mount != nil {\n", f"	// {MARK_030}\n	if mount != nil {{\n")
     edit(t / "internal/app/app.go.jinja", "	return errors.Join(err, life.Close(closeCtx))\n}\n",
          f"	// {MARK_030}\n	return errors.Join(err, life.Close(closeCtx))\n}}\n")
     edit(repo / COMPOSE, "    deploy:\n      # mode",
@@ -298,6 +311,87 @@ func TestStockWithoutInventoryIs503(t *testing.T) {{
 }}
 """
 
+# The same group, middleware, handler and test as an Echo team writes them (framework: echo):
+# middleware wraps the next handler, handlers return an error (respond.Error's included).
+ECHO_TEAM_STOCK = """\
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v5"
+
+	"{module}/internal/logging"
+	"{module}/internal/respond"
+	"{module}/internal/upstream"
+)
+
+// stockHeaders is the stock group's middleware: who served it, and never cache it.
+func stockHeaders(next echo.HandlerFunc) echo.HandlerFunc {{
+	return func(c *echo.Context) error {{
+		h := c.Response().Header()
+		h.Set("X-Stock-Served-By", "stock-team")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}}
+}}
+
+type stock struct {{
+	inventory *upstream.Client
+}}
+
+// get answers GET /api/v1/stock/:sku from the inventory API.
+func (s *stock) get(c *echo.Context) error {{
+	if s.inventory == nil {{
+		return respond.Error(c, http.StatusServiceUnavailable, "not_configured", "no inventory API is configured")
+	}}
+	var level struct {{
+		Level int `json:"level"`
+	}}
+	ctx := c.Request().Context()
+	err := s.inventory.GetJSON(ctx, "/stock/"+url.PathEscape(c.Param("sku")), &level)
+	var status *upstream.StatusError
+	switch {{
+	case err == nil:
+		logging.From(ctx).Info("stock looked up", "sku", c.Param("sku"), "level", level.Level)
+		return c.JSON(http.StatusOK, map[string]any{{"sku": c.Param("sku"), "level": level.Level, "source": "inventory"}})
+	case errors.As(err, &status) && status.Status == http.StatusNotFound:
+		return respond.Error(c, http.StatusNotFound, "not_found", "unknown sku")
+	default:
+		return respond.Error(c, http.StatusServiceUnavailable, "inventory_unavailable", "the inventory API is unavailable")
+	}}
+}}
+"""
+
+ECHO_TEAM_STOCK_TEST = """\
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"{module}/internal/service"
+)
+
+func TestStockWithoutInventoryIs503(t *testing.T) {{
+	// newRouter (router_test.go): Register's routes on an Echo configured as the service's.
+	rec := httptest.NewRecorder()
+	newRouter(&service.Deps{{}}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/stock/abc", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("X-Stock-Served-By") != "stock-team" ||
+		!strings.Contains(rec.Body.String(), "not_configured") {{
+		t.Fatalf("GET stock = %d %v %s", rec.Code, rec.Header(), rec.Body.String())
+	}}
+}}
+"""
+
+# The team's stock.go and stock_test.go per framework (the project's answer chooses). The
+# lines it adds to routes.go are the same on both: v1.Group("/stock", stockHeaders), .GET.
+TEAM_STOCK_CODE = {"gin": (TEAM_STOCK, TEAM_STOCK_TEST), "echo": (ECHO_TEAM_STOCK, ECHO_TEAM_STOCK_TEST)}
+
 EGRESS = """\
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -387,8 +481,9 @@ class Team:
         self.insert("internal/api/routes.go", "\tv1 := r.Group(\"/api/v1\")\n",
                     "\n\tstockRoutes := v1.Group(\"/stock\", stockHeaders)\n"
                     "\tstockRoutes.GET(\"/:sku\", (&stock{inventory: deps.Inventory}).get)\n")
-        self.write("internal/api/stock.go", TEAM_STOCK.format(module=self.module))
-        self.write("internal/api/stock_test.go", TEAM_STOCK_TEST.format(module=self.module))
+        handler, test = TEAM_STOCK_CODE[framework_of(p)]
+        self.write("internal/api/stock.go", handler.format(module=self.module))
+        self.write("internal/api/stock_test.go", test.format(module=self.module))
         # Its contract: described in openapi.yaml, called in the contract test (no inventory there: 503).
         describe_team_route(p, 503)
         sh(["make", "fmt"], p)
@@ -676,7 +771,9 @@ def make_update(team: Team, ref: str):
 @pytest.mark.parametrize("name", SEAM_SETS)
 def test_a_team_grows_the_service_through_seams_and_updates_without_conflicts(releases, tmp_path, name, request):
     request.node.add_marker(pytest.mark.xdist_group(f"seams-{name}"))
-    project = new_project(releases, tmp_path / name, ANSWER_SETS[name])
+    answers = {**ANSWER_SETS, **VARIANTS}[name]
+    project = new_project(releases, tmp_path / name, answers)
+    assert framework_of(project) == answers.get("framework", "gin")
     team = Team(project)
     team.data_env = data_env(request, name, team.prefix, team.workdir)
     team.first_months()
@@ -716,6 +813,8 @@ def test_a_team_grows_the_service_through_seams_and_updates_without_conflicts(re
                 assert MARK_020 in (project / f"deploy/nginx/{team.service}/site.conf").read_text()
         else:
             assert 'envDefault:"75s"' in (project / "internal/config/config.go").read_text()
+            # The framework's router (template-owned, Gin's or Echo's) took the release too.
+            assert MARK_030 in (project / "internal/httpserver/router.go").read_text()
             if (project / "deploy/k8s").exists():
                 assert MARK_030 in (project / "deploy/k8s/base/kustomization.yaml").read_text()
         sh(["make", "check"], project, timeout=1200)
@@ -784,6 +883,7 @@ def pre_seams_releases(dst: Path) -> Path:
     return dst
 
 
+# The pre-seams commit only knew Gin (the framework question came later): its team wrote Gin.
 OLD_STOCK = """\
 package api
 
