@@ -403,3 +403,110 @@ def test_logstash_properties_nest_dotted_names():
     assert settings.logstash.properties({"a.b": "long", "a.c": "keyword", "d": "ip"}) == {
         "a": {"properties": {"b": {"type": "long"}, "c": {"type": "keyword", "ignore_above": 1024}}},
         "d": {"type": "ip"}}
+
+
+# --------------------------------------------------------------------------- framework
+
+framework = settings.framework
+
+
+@pytest.mark.parametrize("value", ["gin", "echo"])
+def test_framework_validator_accepts_the_choices(value):
+    assert framework.validate_framework(value) == ""
+
+
+@pytest.mark.parametrize("value", ["flask", "", None, "Gin", "echo/v5"])
+def test_framework_validator_names_the_choices(value):
+    shown = "" if value is None else value
+    assert framework.validate_framework(value) == f"framework '{shown}' is not offered; choose one of gin, echo."
+
+
+def test_framework_validator_refuses_a_change_from_the_answers_file(tmp_path):
+    """What a change made at an update's prompt, or a recopy, meets: the destination's
+    answers file records the framework the team's handlers are written for."""
+    (tmp_path / ".copier-answers.yml").write_text("_commit: 0.2.0\nframework: echo\n")
+    assert framework.validate_framework("echo", tmp_path, ".copier-answers.yml") == ""
+    message = framework.validate_framework("gin", tmp_path, ".copier-answers.yml")
+    assert message.startswith("framework cannot change from echo to gin in an update.") and "\n" not in message
+    assert "written for Echo" in message and "start a new service with framework=gin." in message
+    # Before the question existed: Gin.
+    (tmp_path / ".copier-answers.yml").write_text("_commit: 0.1.0\nservice_name: orders-api\n")
+    assert framework.validate_framework("gin", tmp_path, ".copier-answers.yml") == ""
+    assert "from gin to echo" in framework.validate_framework("echo", tmp_path, ".copier-answers.yml")
+    # A new service (no answers file yet), or one Copier renders in a temporary directory.
+    assert framework.validate_framework("echo", tmp_path / "new", ".copier-answers.yml") == ""
+    # A choice not offered is named as such, whatever the answers file says.
+    assert "not offered" in framework.validate_framework("flask", tmp_path, ".copier-answers.yml")
+
+
+def test_framework_recorded_reads_the_answers_file(tmp_path):
+    path = tmp_path / "answers.yml"
+    assert framework.recorded(path) is None
+    for text, expected in [("framework: echo\n", "echo"), ("framework: gin\n", "gin"), ("service_name: x\n", "gin"),
+                           ("framework:\n", "gin"), ("[not, a, mapping]\n", None), ("a: [unclosed\n", None)]:
+        path.write_text(text)
+        assert framework.recorded(path) == expected, text
+
+
+def test_framework_refusal_says_why_and_what_to_do():
+    assert framework.refusal("gin", "gin") == "" and framework.refusal("gin", "") == ""
+    message = framework.refusal("gin", "echo")
+    lines = message.splitlines()
+    assert lines[0] == "framework cannot change from gin to echo in an update."
+    assert all(len(line) <= 100 for line in lines) and message.endswith("\n")
+    for text in ("internal/api/", "internal/products/", "written for Gin", "never rewrites team-owned files",
+                 "Nothing was changed", "port the\nhandlers to it by hand", "start a new service with framework=echo."):
+        assert text in message, text
+
+
+@pytest.mark.parametrize("recorded", [{}, {"framework": None}, {"framework": ""}, {"framework": "gin"},
+                                      {"framework": "flask"}])
+def test_framework_name_defaults_to_gin(recorded):
+    """Services generated before the question have no answer: they are on Gin."""
+    assert framework.name({"service_name": "x", **recorded}) == "gin"
+    assert framework.name({"framework": "echo"}) == "echo"
+
+
+@pytest.mark.parametrize("key", ["gin", "echo"])
+def test_framework_http_names_what_the_templates_write(key):
+    http = framework.http({"framework": key})
+    assert http["framework"] == key and http[key] is True and http["gin" if key == "echo" else "echo"] is False
+    assert http["title"] == {"gin": "Gin", "echo": "Echo"}[key]
+    assert http["module"] == {"gin": "github.com/gin-gonic/gin", "echo": "github.com/labstack/echo/v5"}[key]
+    assert http["router"] == {"gin": "gin.RouterGroup", "echo": "echo.Group"}[key]
+    assert http["context"] == {"gin": "*gin.Context", "echo": "*echo.Context"}[key]
+    # go-playground/validator reads this tag: Gin's binding package reads `binding`.
+    assert http["validate_tag"] == {"gin": "binding", "echo": "validate"}[key]
+    assert http["settings"] == ([["GIN_MODE", "release", "release, debug or test."]] if key == "gin" else [])
+    assert settings.derive(answers(framework=key))["http"] == http
+
+
+@pytest.mark.parametrize("key", ["gin", "echo"])
+def test_framework_go_requires_its_module_first(key):
+    requires = framework.go_requires({"framework": key})
+    module = framework.FRAMEWORKS[key]["module"]
+    assert len(requires) == 1 and requires[0].startswith(module + "@v")
+    cg = settings.derive(answers(framework=key))
+    assert cg["go_requires"][0] == requires[0]
+    other = framework.FRAMEWORKS["echo" if key == "gin" else "gin"]["module"]
+    assert not [r for r in cg["go_requires"] if r.startswith(other + "@")]
+    assert module in dict(cg["go_mod_requires"])
+
+
+def test_framework_settings_reach_the_go_config_but_no_deployment_file():
+    gin, echo = (settings.derive(answers(framework=key)) for key in ("gin", "echo"))
+    assert framework.settings({}) == (("GIN_MODE", "release", "release, debug or test."),)
+    assert framework.settings({"framework": "echo"}) == ()
+    assert gin["config_defaults"]["GIN_MODE"] == "release" and gin["env"]["GIN_MODE"] == "ORDERS_API_GIN_MODE"
+    assert "GIN_MODE" not in echo["config_defaults"] and "GIN_MODE" not in echo["env"]
+    # Right before TRUSTED_PROXIES in the Go config and .env.example.
+    keys = [f["key"] for f in gin["config_fields"]]
+    assert keys[keys.index("GIN_MODE") + 1] == "TRUSTED_PROXIES"
+    # What the deployment files read: the same for both frameworks.
+    assert "GIN_MODE" not in gin["deploy_config_defaults"]
+    assert gin["deploy_config_defaults"] == echo["deploy_config_defaults"] == echo["config_defaults"]
+
+
+def test_framework_prefixes_the_go_module_lock_key():
+    assert settings.gomod_key({"database": "sqlite"}) == "sqlite-noredis"
+    assert settings.gomod_key({"framework": "echo", "database": "sqlite"}) == "echo-sqlite-noredis"

@@ -148,8 +148,11 @@ def test_migrations_use_the_current_list_format(config):
     for entry in migrations:
         assert set(entry) <= {"version", "command", "when", "working_directory"}, entry
         assert "before" not in entry and "after" not in entry  # the deprecated format
-        if "version" not in entry:  # runs on every update (switched_on_seams.py), after the render
-            assert entry["when"] == "{{ _stage == 'after' }}", entry
+        if "version" not in entry:
+            # Runs on every update: after the render (switched_on_seams.py), or before it only
+            # to refuse an update (framework_change.py: tests/test_framework.py).
+            before = entry["command"][1].endswith("/framework_change.py")
+            assert entry["when"] == "{{ _stage == '%s' }}" % ("before" if before else "after"), entry
         else:
             versions.append(Version(entry["version"]))
             assert str(Version(entry["version"])) == entry["version"], "use the canonical PEP 440 form"

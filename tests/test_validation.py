@@ -12,6 +12,7 @@ INVALID = [
     ("service_name", "x" * 64, "64 characters"),
     ("service_name", "inventory-synchronisation-worker1", "33 characters long"),
     ("database", "oracle", "is not in"),
+    ("framework", "flask", "is not in"),
     ("service_name", "orders_api", "DNS-1123"),
     ("module_path", "https://github.com/acme/x", "scheme"),
     ("module_path", "github.com/acme/my service", "spaces"),
