@@ -93,9 +93,9 @@ DIFFERING: dict[str, dict[str, tuple]] = {
     },
     "inventory-sync-worker": {
         "database": ("mysql", "sqlite"),
-        "description": ("Inventory Sync Worker" + GIN, "Example Service" + GIN),
+        # full is the Echo service of the fleet: its description's default names Echo.
+        "description": ("Inventory Sync Worker: a Go web service built on Echo.", "Example Service" + GIN),
         "filebeat_output": ("kafka", "elasticsearch"),
-        # full is the Echo service of the fleet (its description's default still says Gin).
         "framework": ("echo", "gin"),
         "http_port": (18080, 8080),
         "instances": (4, 2),
