@@ -107,8 +107,10 @@ def rendered(tmp_path_factory):
     def render(name: str) -> tuple[Path, Path]:
         if name not in made:
             base = tmp_path_factory.mktemp(f"framework-{name}")
+            # The same answers: the description too (its default names the framework).
+            same = {**ANSWER_SETS[name], "description": f"The {name} service."}
             made[name] = tuple(  # type: ignore[assignment]
-                generate(base / fw, {**ANSWER_SETS[name], "framework": fw}) for fw in ("gin", "echo")
+                generate(base / fw, {**same, "framework": fw}) for fw in ("gin", "echo")
             )
         return made[name]
 
