@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import http.client
+import collections
 import json
 import os
 import pwd
@@ -613,6 +614,10 @@ def test_a_frozen_instance_costs_a_get_one_try_and_gets_no_new_posts(own_stack):
     try:
         time.sleep(max(0.0, frozen_at - time.monotonic()))
         os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.2)
+        # What was stopped: its state (T) and its command, for the report if the test fails.
+        stopped = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+        command = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")[:200]
         time.sleep(max(0.0, thawed_at - time.monotonic()))
     finally:
         os.kill(pid, signal.SIGCONT)
@@ -633,11 +638,13 @@ def test_a_frozen_instance_costs_a_get_one_try_and_gets_no_new_posts(own_stack):
         f"{len(gets)} GETs at 20/s and {len(posts)} POSTs at 5/s while instance {victim} was stopped for "
         f"{thawed_at - frozen_at:.0f}s: {len(failed)} GETs failed, slowest GET {slowest:.1f}s (idempotent read "
         f"timeout {idem}s), {len(retried)} retried from it onto {others}; POSTs sent 2s after the freeze: "
-        f"{len(late_posts)}, slower than 2s: {len(slow_posts)}"
+        f"{len(late_posts)}, slower than 2s: {len(slow_posts)}; requests per upstream: "
+        f"{dict(collections.Counter(l['upstream_addr'] for l in lines.values()))}"
     )
     assert len(gets) > 200 and len(late_posts) > 20, "the load did not run"
     assert not failed, failed[:5]
-    assert retried, "no GET reached the frozen instance: the test proved nothing"
+    assert retried, (f"no GET reached the frozen instance: the test proved nothing (pid {pid}, state {stopped}, "
+                     f"{command}; {stack.reports['frozen instance']})")
     assert all(l["status"] == 200 for l in retried)
     assert slowest < idem + 5, slowest
     # POSTs: never resent (one upstream each), and those sent once the instance holds hung
