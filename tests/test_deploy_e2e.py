@@ -431,8 +431,16 @@ def test_requests_reach_every_instance(stack):
     tag = f"spread{uuid.uuid4().hex[:6]}"
     result = steady_load(stack, total=120, rate=200, workers=4, max_s=10, tag=tag)
     assert result.ok == result.sent == 120, result.failed[:5]
-    seen = {p: sum(1 for r in lines if str(r.get("request_id", "")).startswith(tag))
-            for p, lines in stack.request_lines().items()}
+
+    def per_instance():
+        return {p: sum(1 for r in lines if str(r.get("request_id", "")).startswith(tag))
+                for p, lines in stack.request_lines().items()}
+
+    # Each line is written before its response leaves unless another request is in flight on
+    # that instance (one of an earlier test's, still running): then within LOG_FLUSH_INTERVAL.
+    flush = float(stack.cg["config_defaults"]["LOG_FLUSH_INTERVAL"].removesuffix("ms")) / 1000
+    wait_for(lambda: sum(per_instance().values()) >= 120, flush + 2, "an access line for every request")
+    seen = per_instance()
     stack.reports["requests per instance (120 sent)"] = seen
     assert all(n > 0 for n in seen.values()), seen
     assert sum(seen.values()) == 120

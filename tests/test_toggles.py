@@ -854,7 +854,7 @@ def without_every_update_migration(release: Path, dst: Path) -> Path:
     text = config.read_text()
     # The entry: its comment, `- when:`, `command:` and the command's lines.
     new, count = re.subn(
-        r"\n  # Every update \(no version\)[^\n]*\n(?:  #[^\n]*\n)*  - when: [^\n]*\n    command:\n"
+        r"\n  # Every update \(no version\)[^\n]*\n(?:  #[^\n]*\n)*  - when: \"\{\{ _stage == 'after' \}\}\"\n    command:\n"
         r"(?:      - [^\n]*\n)*",
         "\n",
         text,
