@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 import observability as obs
-from conftest import ROOT, data_env
+from conftest import data_env
 from otlp import OTLPReceiver, Span
 from test_observability_e2e import HOST, App, Salutations, labels, parse_metrics
 from test_service_e2e import prefix_of
