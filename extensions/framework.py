@@ -4,8 +4,9 @@ Only the packages that speak HTTP know it (internal/httpserver's router and midd
 internal/respond's context-facing functions, and the team's handlers in internal/api and
 the example resource); configuration, logging, health, shutdown, the data layer, metrics,
 tracing and every deployment file are the same for both. This module names what differs:
-the Go modules, the router group type the team's Register receives, the struct tag the
-validator reads, and the framework's own settings. Nothing here depends on Copier.
+the Go modules, the struct tag the validator reads, and the framework's own settings
+(internal/httpserver.Router, in the framework's router.go, is the group the team's Register
+receives). Nothing here depends on Copier.
 
 The answer cannot change on `copier update`: the team's handlers (internal/api,
 internal/products and their tests) are written for one framework, and an update never
@@ -26,26 +27,18 @@ FRAMEWORKS: dict[str, dict[str, Any]] = {
         "title": "Gin",
         "module": "github.com/gin-gonic/gin",
         "go_requires": ("github.com/gin-gonic/gin@v1.12.0",),
-        # The team's Register(r *<router>, ...): the group the routes mount on.
-        "router": "gin.RouterGroup",
-        "context": "*gin.Context",
         # Struct tag go-playground/validator reads: Gin's binding package reads `binding`.
         "validate_tag": "binding",
         # Gin's own setting (debug route listing, test mode): key, default, doc.
         "settings": (("GIN_MODE", "release", "release, debug or test."),),
-        # The route template of a path parameter, as the framework writes it in c.FullPath().
-        "param_syntax": ":name",
     },
     "echo": {
         "title": "Echo",
         "module": "github.com/labstack/echo/v5",
         "go_requires": ("github.com/labstack/echo/v5@v5.4.4",),
-        "router": "echo.Group",
-        "context": "*echo.Context",
         # The tag Echo's documentation pairs with go-playground/validator.
         "validate_tag": "validate",
         "settings": (),
-        "param_syntax": ":name",
     },
 }
 DEFAULT_FRAMEWORK = "gin"
@@ -106,11 +99,7 @@ def http(answers: Mapping[str, Any]) -> dict[str, Any]:
         "title": spec["title"],
         "gin": key == "gin",
         "echo": key == "echo",
-        "module": spec["module"],
-        "router": spec["router"],
-        "context": spec["context"],
         "validate_tag": spec["validate_tag"],
-        "settings": [list(s) for s in spec["settings"]],
     }
 
 
