@@ -423,12 +423,16 @@ ENTRYPOINT ["/bare"]
 
 def go_bench(project: Path, count: int, source: str = "chain_bench_test.go") -> dict:
     module = re.search(r"(?m)^module (\S+)", (project / "go.mod").read_text()).group(1)
-    dst = project / "internal" / "httpserver" / "benchsuite_test.go"
-    dst.write_text((BENCH / "go" / source).read_text().replace("MODULE", module))
+    # The framework's file and the part every framework shares.
+    copies = {project / "internal" / "httpserver" / f"benchsuite{i}_test.go": BENCH / "go" / name
+              for i, name in enumerate((source, "chain_common_test.go"))}
+    for dst, src in copies.items():
+        dst.write_text(src.read_text().replace("MODULE", module))
     tags = gotags(project)
     out = sh(["go", "test", "-tags", tags, "-run", "^$", "-bench", "^BenchmarkChain$", "-benchmem",
               "-count", str(count), "./internal/httpserver"], project, GO_ENV, timeout=1800)
-    dst.unlink()
+    for dst in copies:
+        dst.unlink()
     rows: dict[str, dict[str, list[float]]] = {}
     for m in re.finditer(r"^BenchmarkChain/engine=(\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op",
                          out, re.M):
